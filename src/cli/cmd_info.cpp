@@ -1,0 +1,30 @@
+// `ibllm info`: build and runtime facts, human-readable or --json.
+#include <fmt/format.h>
+
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/core/error.h"
+#include "src/core/runtime_info.h"
+
+namespace ibllm::cli {
+
+int cmd_info(const std::vector<std::string>& argv, std::ostream& out) {
+  auto args = parse_args(argv, ArgSpec{{}, {}, {"--json", "--version"}}, "ibllm info [--json]");
+  if (!args.positionals.empty())
+    throw UsageError("info takes no positional arguments", "ibllm info [--json]");
+  auto info = core::runtime_info();
+  if (args.has("--version")) {
+    out << "ibllm " << info["ibllm_version"].get<std::string>() << " ("
+        << info["git_sha"].get<std::string>() << ")\n";
+    return 0;
+  }
+  if (args.has("--json")) {
+    out << info.dump(2) << "\n";
+    return 0;
+  }
+  for (const auto& [k, v] : info.items())
+    out << fmt::format("{:<18} {}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
+  return 0;
+}
+
+}  // namespace ibllm::cli

@@ -1,0 +1,64 @@
+// runtime_info(): compile-time feature flags from CMake plus what LibTorch reports at run time.
+#include "src/core/runtime_info.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <thread>
+
+#include "src/core/build_info.h"
+
+#if IBLLM_WITH_OPENCV
+#include <opencv2/core/utility.hpp>
+#include <opencv2/core/version.hpp>
+#endif
+#if IBLLM_WITH_SNDFILE
+#include <sndfile.h>
+#endif
+
+namespace ibllm::core {
+
+nlohmann::ordered_json runtime_info() {
+  nlohmann::ordered_json j;
+  j["ibllm_version"] = version();
+  j["git_sha"] = git_sha();
+  j["build_type"] = IBLLM_BUILD_TYPE;
+  j["compiler"] = __VERSION__;
+  j["cxx_standard"] = static_cast<long>(__cplusplus);
+  j["libtorch"] = TORCH_VERSION;
+  j["cuda_built"] = static_cast<bool>(IBLLM_WITH_CUDA);
+  bool cuda = torch::cuda::is_available();
+  j["cuda_available"] = cuda;
+  j["cuda_devices"] = cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
+  j["cudnn_available"] = cuda && at::globalContext().hasCuDNN();
+  j["nccl_built"] = static_cast<bool>(IBLLM_WITH_NCCL);
+  j["gloo_built"] = static_cast<bool>(IBLLM_WITH_GLOO);
+#if IBLLM_WITH_OPENCV
+  j["opencv"] = CV_VERSION;
+#else
+  j["opencv"] = "off (built without OpenCV: image/video decoding unavailable)";
+#endif
+#if IBLLM_WITH_SNDFILE
+  j["libsndfile"] = sf_version_string();
+#else
+  j["libsndfile"] = "off (built without libsndfile: audio decoding unavailable)";
+#endif
+  j["hardware_threads"] = static_cast<int>(std::thread::hardware_concurrency());
+  j["intra_op_threads"] = at::get_num_threads();
+  j["inter_op_threads"] = at::get_num_interop_threads();
+  return j;
+}
+
+int configure_threads(int intra_op) {
+  int n = intra_op > 0 ? intra_op : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  at::set_num_threads(n);
+#if IBLLM_WITH_OPENCV
+  // Decoding runs in loader workers; OpenCV's own pool on top would oversubscribe the cores.
+  cv::setNumThreads(1);
+#endif
+  return at::get_num_threads();
+}
+
+}  // namespace ibllm::core

@@ -1,0 +1,15 @@
+// Build and runtime facts (LibTorch/CUDA/cuDNN/NCCL/Gloo/OpenCV/libsndfile, threads, build type),
+// gathered in one place so `ibllm info`, run logs and checkpoints report the same thing.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace ibllm::core {
+
+nlohmann::ordered_json runtime_info();
+// Sets LibTorch intra-op threads (0 = all hardware threads) and returns the count in effect.
+int configure_threads(int intra_op);
+
+}  // namespace ibllm::core

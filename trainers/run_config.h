@@ -1,0 +1,38 @@
+// RunConfig: the one typed aggregate a run is built from. parse_run_config() is the only place that
+// turns a config Document into structs (each component parses its own section); later layers see
+// only these structs. Sections are added here as components land (model, data, trainer, ...).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "src/config/document.h"
+#include "trainers/lr_schedule.h"
+#include "trainers/optim_config.h"
+
+namespace ibllm::train {
+
+struct RunSection {
+  std::string name = "run";
+  std::string output_dir = "runs";  // the run directory is <output_dir>/<name>
+  int64_t seed = 0;
+  std::string log_level = "info";   // trace debug info warn error off (IBLLM_LOG_LEVEL overrides)
+  int threads = 0;                  // intra-op CPU threads; 0 = all cores
+  std::string device = "auto";      // auto (cuda if available) | cpu | cuda
+};
+
+struct RunConfig {
+  RunSection run;
+  OptimConfig optim;
+  ScheduleConfig schedule;
+};
+
+RunSection parse_run_section(config::Section s);
+// Parses every section; throws one ConfigError listing all problems (unknown keys included).
+RunConfig parse_run_config(config::Document& doc);
+// Convenience: load + parse; `resolved_yaml` (optional) receives the resolved config text.
+RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
+                          std::string* resolved_yaml = nullptr);
+
+}  // namespace ibllm::train
