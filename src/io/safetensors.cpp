@@ -293,6 +293,28 @@ at::Tensor SafetensorsFile::tensor(const std::string& name) const {
   return alias_or_copy(file_, buffer() + e.begin, e);
 }
 
+at::Tensor SafetensorsFile::tensor_copy(const std::string& name) const {
+  const auto& e = entry(name);
+  auto out = at::empty(e.shape, at::TensorOptions().dtype(e.dtype));
+  if (e.nbytes() == 0) return out;
+  const int fd = ::open(path().c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) fail(path(), std::string("cannot reopen: ") + std::strerror(errno), "");
+  auto* dst = static_cast<uint8_t*>(out.data_ptr());
+  uint64_t done = 0, offset = 8 + header_length_ + e.begin;
+  while (done < e.nbytes()) {
+    const ssize_t r = ::pread(fd, dst + done, e.nbytes() - done, static_cast<off_t>(offset + done));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) {
+      const int err = errno;
+      ::close(fd);
+      fail(path(), "read of tensor '" + name + "' failed: " + (r == 0 ? "unexpected end of file" : std::strerror(err)), "");
+    }
+    done += static_cast<uint64_t>(r);
+  }
+  ::close(fd);
+  return out;
+}
+
 std::map<std::string, at::Tensor> SafetensorsFile::tensors() const {
   std::map<std::string, at::Tensor> out;
   for (const auto& [name, e] : entries_) out.emplace(name, alias_or_copy(file_, buffer() + e.begin, e));
@@ -367,6 +389,12 @@ at::Tensor ShardedSafetensors::tensor(const std::string& name) const {
   auto it = shard_of_.find(name);
   if (it == shard_of_.end()) throw IoError(index_path_ + ": no tensor named '" + name + "'");
   return shards_[it->second]->tensor(name);
+}
+
+at::Tensor ShardedSafetensors::tensor_copy(const std::string& name) const {
+  auto it = shard_of_.find(name);
+  if (it == shard_of_.end()) throw IoError(index_path_ + ": no tensor named '" + name + "'");
+  return shards_[it->second]->tensor_copy(name);
 }
 
 std::map<std::string, at::Tensor> ShardedSafetensors::tensors() const {

@@ -56,6 +56,8 @@ class SafetensorsFile {
   // Zero-copy view of the mapping (copied only if the file stores it misaligned for its dtype).
   at::Tensor tensor(const std::string& name) const;
   std::map<std::string, at::Tensor> tensors() const;
+  // An owned copy read with pread (does not fault the mapping in; for streaming conversions).
+  at::Tensor tensor_copy(const std::string& name) const;
 
   uint64_t header_length() const { return header_length_; }
   const uint8_t* buffer() const;  // first byte after the header
@@ -78,6 +80,7 @@ class ShardedSafetensors {
   std::vector<std::string> names() const;
   const SafetensorsEntry& entry(const std::string& name) const;
   at::Tensor tensor(const std::string& name) const;
+  at::Tensor tensor_copy(const std::string& name) const;
   std::map<std::string, at::Tensor> tensors() const;
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
   const std::vector<std::string>& shard_paths() const { return shard_paths_; }
