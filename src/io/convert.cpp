@@ -24,9 +24,9 @@ namespace fs = std::filesystem;
 void fill_heads_from_json(const std::string& input, LlamaKeyMapOptions& o) {
   if (o.n_heads > 0) return;
   const fs::path dir = fs::is_directory(input) ? fs::path(input) : fs::path(input).parent_path();
-  for (const auto& [file, heads, kv] : {std::tuple<const char*, const char*, const char*>{
-                                            "params.json", "n_heads", "n_kv_heads"},
-                                        {"config.json", "num_attention_heads", "num_key_value_heads"}}) {
+  for (const auto& [file, heads, kv] :
+       {std::tuple<const char*, const char*, const char*>{"params.json", "n_heads", "n_kv_heads"},
+        {"config.json", "num_attention_heads", "num_key_value_heads"}}) {
     std::ifstream in(dir / file);
     if (!in) continue;
     try {
@@ -56,7 +56,8 @@ at::ScalarType parse_dtype_name(const std::string& n) {
   if (n == "bf16" || n == "bfloat16" || n == "BF16") return at::kBFloat16;
   if (n == "fp16" || n == "f16" || n == "half" || n == "float16" || n == "F16") return at::kHalf;
   if (n == "fp32" || n == "f32" || n == "float" || n == "float32" || n == "F32") return at::kFloat;
-  if (n == "fp64" || n == "f64" || n == "double" || n == "float64" || n == "F64") return at::kDouble;
+  if (n == "fp64" || n == "f64" || n == "double" || n == "float64" || n == "F64")
+    return at::kDouble;
   throw IoError("unknown dtype '" + n + "'", "use bf16, fp16, fp32 or fp64");
 }
 
@@ -96,18 +97,22 @@ ConvertStats convert_weights(const std::string& input, const std::string& output
       continue;
     }
     if (name->empty()) {
-      throw IoError(input + ": a tensor without a name (a single-tensor .pth) cannot be stored in safetensors",
-                    "save it inside a dict in Python");
+      throw IoError(
+          input +
+              ": a tensor without a name (a single-tensor .pth) cannot be stored in safetensors",
+          "save it inside a dict in Python");
     }
     if (!source_of.emplace(*name, e.name).second) {
-      throw IoError(input + ": tensors '" + source_of[*name] + "' and '" + e.name + "' both become '" + *name + "'");
+      throw IoError(input + ": tensors '" + source_of[*name] + "' and '" + e.name +
+                    "' both become '" + *name + "'");
     }
     const auto dt = out_dtype(e.dtype);
     specs.push_back({*name, dt, e.shape});
     total += e.nbytes / at::elementSize(e.dtype) * at::elementSize(dt);
   }
   if (specs.empty()) {
-    throw IoError(input + ": no tensors selected", "check --select globs against `ibllm inspect` output");
+    throw IoError(input + ": no tensors selected",
+                  "check --select globs against `ibllm inspect` output");
   }
   std::map<std::string, std::string> metadata{{"format", "pt"}};
   for (const auto& [k, v] : options.metadata) metadata[k] = v;

@@ -25,9 +25,9 @@ struct ConvertOptions {
   // Heads for the q/k permutation; when 0, read from params.json (Meta) or config.json (HF) next to
   // the input file.
   LlamaKeyMapOptions llama;
-  std::vector<std::string> select;  // globs on source tensor names; empty = all
-  std::string under;                // .pth container path ("model"); "" = all tensors
-  bool rename_llma = false;         // legacy "llma." -> "llama." before mapping
+  std::vector<std::string> select;              // globs on source tensor names; empty = all
+  std::string under;                            // .pth container path ("model"); "" = all tensors
+  bool rename_llma = false;                     // legacy "llma." -> "llama." before mapping
   std::map<std::string, std::string> metadata;  // extra __metadata__ ("format": "pt" is added)
   // Called after each tensor: tensors done/total, bytes written so far / total to write.
   std::function<void(size_t, size_t, uint64_t, uint64_t)> progress;
@@ -44,7 +44,8 @@ struct ConvertStats {
 ConvertStats convert_weights(const std::string& input, const std::string& output,
                              const ConvertOptions& options);
 
-// "bf16"/"bfloat16", "fp16"/"f16"/"half"/"float16", "fp32"/"f32"/"float"/"float32", "fp64"/"f64"/...
+// "bf16"/"bfloat16", "fp16"/"f16"/"half"/"float16", "fp32"/"f32"/"float"/"float32",
+// "fp64"/"f64"/...
 at::ScalarType parse_dtype_name(const std::string& name);
 // "meta-to-hf", "hf-to-meta", "none"/"".
 KeyMap parse_key_map(const std::string& name);

@@ -28,10 +28,14 @@ std::string shape_text(const std::vector<int64_t>& shape) {
 
 std::string human_count(int64_t n) {
   char buf[32];
-  if (n >= 1000000000) std::snprintf(buf, sizeof(buf), "%.2fB", n / 1e9);
-  else if (n >= 1000000) std::snprintf(buf, sizeof(buf), "%.2fM", n / 1e6);
-  else if (n >= 1000) std::snprintf(buf, sizeof(buf), "%.1fK", n / 1e3);
-  else std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(n));
+  if (n >= 1000000000)
+    std::snprintf(buf, sizeof(buf), "%.2fB", n / 1e9);
+  else if (n >= 1000000)
+    std::snprintf(buf, sizeof(buf), "%.2fM", n / 1e6);
+  else if (n >= 1000)
+    std::snprintf(buf, sizeof(buf), "%.1fK", n / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%lld", static_cast<long long>(n));
   return buf;
 }
 
@@ -39,10 +43,14 @@ std::string human_count(int64_t n) {
 
 std::string human_bytes(uint64_t b) {
   char buf[32];
-  if (b >= 1000000000ull) std::snprintf(buf, sizeof(buf), "%.2f GB", b / 1e9);
-  else if (b >= 1000000ull) std::snprintf(buf, sizeof(buf), "%.2f MB", b / 1e6);
-  else if (b >= 1000ull) std::snprintf(buf, sizeof(buf), "%.2f KB", b / 1e3);
-  else std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
+  if (b >= 1000000000ull)
+    std::snprintf(buf, sizeof(buf), "%.2f GB", b / 1e9);
+  else if (b >= 1000000ull)
+    std::snprintf(buf, sizeof(buf), "%.2f MB", b / 1e6);
+  else if (b >= 1000ull)
+    std::snprintf(buf, sizeof(buf), "%.2f KB", b / 1e3);
+  else
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(b));
   return buf;
 }
 
@@ -98,7 +106,8 @@ std::string format_weights_summary(const WeightsSummary& s, size_t max_tensors) 
   if (!s.values.empty()) {
     os << "other entries:\n";
     for (const auto& v : s.values) {
-      os << "  " << (v.name.empty() ? "<root>" : v.name) << " = " << v.repr << "  (" << v.type << ")\n";
+      os << "  " << (v.name.empty() ? "<root>" : v.name) << " = " << v.repr << "  (" << v.type
+         << ")\n";
     }
   }
   for (const auto& w : s.warnings) os << "warning: " << w << "\n";

@@ -71,7 +71,8 @@ c10::optional<std::string> map_layer_rest(const std::string& rest, bool to_hf) {
 }
 
 // "layers.12.rest" -> {"12", "rest"}; false if not of that form.
-bool split_layer(const std::string& key, const std::string& head, std::string& idx, std::string& rest) {
+bool split_layer(const std::string& key, const std::string& head, std::string& idx,
+                 std::string& rest) {
   if (!starts_with(key, head)) return false;
   const size_t dot = key.find('.', head.size());
   if (dot == std::string::npos || dot == head.size()) return false;
@@ -82,9 +83,10 @@ bool split_layer(const std::string& key, const std::string& head, std::string& i
 }
 
 [[noreturn]] void unknown(const std::string& key, const char* side) {
-  throw IoError(std::string("no ") + side + " LLaMA name mapping for key '" + key + "'",
-                "the key map knows the LLaMA-1/2 tensors and the ImageBind-LLM deltas (docs/weights.md); "
-                "select the tensors you need or convert without --map");
+  throw IoError(
+      std::string("no ") + side + " LLaMA name mapping for key '" + key + "'",
+      "the key map knows the LLaMA-1/2 tensors and the ImageBind-LLM deltas (docs/weights.md); "
+      "select the tensors you need or convert without --map");
 }
 
 at::Tensor permute_rows(const at::Tensor& w, int64_t heads, bool to_hf) {
@@ -146,25 +148,32 @@ int64_t qk_permutation_heads(const std::string& meta_key, const LlamaKeyMapOptio
   const bool k = starts_with(rest, "attention.wk.") || starts_with(rest, "attention.lora_wk_l2.");
   if (!q && !k) return 0;
   if (o.n_heads <= 0) {
-    throw IoError("mapping '" + meta_key + "' needs the number of attention heads",
-                  "set n_heads (32 for LLaMA-7B; read from params.json / config.json when present)");
+    throw IoError(
+        "mapping '" + meta_key + "' needs the number of attention heads",
+        "set n_heads (32 for LLaMA-7B; read from params.json / config.json when present)");
   }
   return q ? o.n_heads : (o.n_kv_heads > 0 ? o.n_kv_heads : o.n_heads);
 }
 
-at::Tensor meta_to_hf_rows(const at::Tensor& w, int64_t heads) { return permute_rows(w, heads, true); }
-at::Tensor hf_to_meta_rows(const at::Tensor& w, int64_t heads) { return permute_rows(w, heads, false); }
+at::Tensor meta_to_hf_rows(const at::Tensor& w, int64_t heads) {
+  return permute_rows(w, heads, true);
+}
+at::Tensor hf_to_meta_rows(const at::Tensor& w, int64_t heads) {
+  return permute_rows(w, heads, false);
+}
 
-c10::optional<std::pair<std::string, at::Tensor>> meta_to_hf_entry(const std::string& key, const at::Tensor& t,
-                                                                  const LlamaKeyMapOptions& o) {
+c10::optional<std::pair<std::string, at::Tensor>> meta_to_hf_entry(const std::string& key,
+                                                                   const at::Tensor& t,
+                                                                   const LlamaKeyMapOptions& o) {
   auto name = meta_to_hf_key(key, o.meta_prefix);
   if (!name) return c10::nullopt;
   const int64_t heads = qk_permutation_heads(key, o);
   return std::make_pair(*name, heads > 0 ? meta_to_hf_rows(t, heads) : t);
 }
 
-c10::optional<std::pair<std::string, at::Tensor>> hf_to_meta_entry(const std::string& key, const at::Tensor& t,
-                                                                  const LlamaKeyMapOptions& o) {
+c10::optional<std::pair<std::string, at::Tensor>> hf_to_meta_entry(const std::string& key,
+                                                                   const at::Tensor& t,
+                                                                   const LlamaKeyMapOptions& o) {
   auto name = hf_to_meta_key(key, o.meta_prefix);
   if (!name) return c10::nullopt;
   const int64_t heads = qk_permutation_heads(*name, o);
@@ -188,21 +197,25 @@ std::map<std::string, at::Tensor> map_all(const std::map<std::string, at::Tensor
 
 std::map<std::string, at::Tensor> meta_to_hf_llama(const std::map<std::string, at::Tensor>& meta,
                                                    const LlamaKeyMapOptions& o) {
-  return map_all(meta, [&](const std::string& k, const at::Tensor& v) { return meta_to_hf_entry(k, v, o); });
+  return map_all(
+      meta, [&](const std::string& k, const at::Tensor& v) { return meta_to_hf_entry(k, v, o); });
 }
 
 std::map<std::string, at::Tensor> hf_to_meta_llama(const std::map<std::string, at::Tensor>& hf,
                                                    const LlamaKeyMapOptions& o) {
-  return map_all(hf, [&](const std::string& k, const at::Tensor& v) { return hf_to_meta_entry(k, v, o); });
+  return map_all(
+      hf, [&](const std::string& k, const at::Tensor& v) { return hf_to_meta_entry(k, v, o); });
 }
 
 std::string rename_legacy_llma(const std::string& key) {
   return starts_with(key, "llma.") ? "llama." + key.substr(5) : key;
 }
 
-std::map<std::string, at::Tensor> rename_legacy_llma(const std::map<std::string, at::Tensor>& tensors) {
+std::map<std::string, at::Tensor> rename_legacy_llma(
+    const std::map<std::string, at::Tensor>& tensors) {
   return map_all(tensors, [](const std::string& k, const at::Tensor& v) {
-    return c10::optional<std::pair<std::string, at::Tensor>>(std::make_pair(rename_legacy_llma(k), v));
+    return c10::optional<std::pair<std::string, at::Tensor>>(
+        std::make_pair(rename_legacy_llma(k), v));
   });
 }
 
@@ -212,8 +225,9 @@ int64_t meta_shard_dim(const std::string& key) {
   if (key == "norm.weight" || is_rope_buffer(key)) return -1;
   std::string idx, rest;
   if (split_layer(key, "layers.", idx, rest)) {
-    if (rest == "attention.wq.weight" || rest == "attention.wk.weight" || rest == "attention.wv.weight" ||
-        rest == "feed_forward.w1.weight" || rest == "feed_forward.w3.weight") {
+    if (rest == "attention.wq.weight" || rest == "attention.wk.weight" ||
+        rest == "attention.wv.weight" || rest == "feed_forward.w1.weight" ||
+        rest == "feed_forward.w3.weight") {
       return 0;  // ColumnParallelLinear: output rows split
     }
     if (rest == "attention.wo.weight" || rest == "feed_forward.w2.weight") return 1;  // RowParallel
@@ -230,7 +244,8 @@ at::Tensor merge_meta_shard_tensor(const std::string& key, const std::vector<at:
   if (dim < 0) {
     for (size_t s = 1; s < parts.size(); ++s) {
       if (!at::equal(parts[s], parts[0])) {
-        throw IoError("replicated tensor '" + key + "' differs between shard 0 and shard " + std::to_string(s),
+        throw IoError("replicated tensor '" + key + "' differs between shard 0 and shard " +
+                          std::to_string(s),
                       "the shards come from different checkpoints");
       }
     }
@@ -242,7 +257,8 @@ at::Tensor merge_meta_shard_tensor(const std::string& key, const std::vector<at:
   return at::cat(parts, dim);
 }
 
-std::map<std::string, at::Tensor> merge_meta_shards(const std::vector<std::map<std::string, at::Tensor>>& shards) {
+std::map<std::string, at::Tensor> merge_meta_shards(
+    const std::vector<std::map<std::string, at::Tensor>>& shards) {
   if (shards.empty()) throw IoError("merge_meta_shards: no shards given");
   std::map<std::string, at::Tensor> out;
   for (const auto& [key, first] : shards[0]) {
@@ -250,7 +266,8 @@ std::map<std::string, at::Tensor> merge_meta_shards(const std::vector<std::map<s
     for (size_t s = 1; s < shards.size(); ++s) {
       auto it = shards[s].find(key);
       if (it == shards[s].end()) {
-        throw IoError("tensor '" + key + "' is in shard 0 but missing from shard " + std::to_string(s));
+        throw IoError("tensor '" + key + "' is in shard 0 but missing from shard " +
+                      std::to_string(s));
       }
       parts.push_back(it->second);
     }
@@ -259,7 +276,8 @@ std::map<std::string, at::Tensor> merge_meta_shards(const std::vector<std::map<s
   for (size_t s = 1; s < shards.size(); ++s) {
     for (const auto& [key, t] : shards[s]) {
       if (!shards[0].count(key)) {
-        throw IoError("tensor '" + key + "' is in shard " + std::to_string(s) + " but not in shard 0");
+        throw IoError("tensor '" + key + "' is in shard " + std::to_string(s) +
+                      " but not in shard 0");
       }
     }
   }

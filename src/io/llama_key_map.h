@@ -24,8 +24,10 @@ struct LlamaKeyMapOptions {
 
 // Key translation. nullopt = a RoPE buffer that is dropped. Keys outside the LLaMA namespace pass
 // through unchanged; an unknown key inside it throws IoError naming it.
-c10::optional<std::string> meta_to_hf_key(const std::string& key, const std::string& meta_prefix = "");
-c10::optional<std::string> hf_to_meta_key(const std::string& key, const std::string& meta_prefix = "");
+c10::optional<std::string> meta_to_hf_key(const std::string& key,
+                                          const std::string& meta_prefix = "");
+c10::optional<std::string> hf_to_meta_key(const std::string& key,
+                                          const std::string& meta_prefix = "");
 
 // `rope.freqs`, `...inner_attention.rope.freqs`, `...rotary_emb.inv_freq`.
 bool is_rope_buffer(const std::string& key);
@@ -39,10 +41,10 @@ at::Tensor meta_to_hf_rows(const at::Tensor& w, int64_t heads);
 at::Tensor hf_to_meta_rows(const at::Tensor& w, int64_t heads);
 
 // One tensor at a time (for streaming conversion): the new name (nullopt = drop) and the tensor.
-c10::optional<std::pair<std::string, at::Tensor>> meta_to_hf_entry(const std::string& key, const at::Tensor& t,
-                                                                  const LlamaKeyMapOptions& options);
-c10::optional<std::pair<std::string, at::Tensor>> hf_to_meta_entry(const std::string& key, const at::Tensor& t,
-                                                                  const LlamaKeyMapOptions& options);
+c10::optional<std::pair<std::string, at::Tensor>> meta_to_hf_entry(
+    const std::string& key, const at::Tensor& t, const LlamaKeyMapOptions& options);
+c10::optional<std::pair<std::string, at::Tensor>> hf_to_meta_entry(
+    const std::string& key, const at::Tensor& t, const LlamaKeyMapOptions& options);
 
 std::map<std::string, at::Tensor> meta_to_hf_llama(const std::map<std::string, at::Tensor>& meta,
                                                    const LlamaKeyMapOptions& options);
@@ -51,13 +53,15 @@ std::map<std::string, at::Tensor> hf_to_meta_llama(const std::map<std::string, a
 
 // Older ImageBind-LLM training checkpoints spell the LLaMA prefix "llma.".
 std::string rename_legacy_llma(const std::string& key);
-std::map<std::string, at::Tensor> rename_legacy_llma(const std::map<std::string, at::Tensor>& tensors);
+std::map<std::string, at::Tensor> rename_legacy_llma(
+    const std::map<std::string, at::Tensor>& tensors);
 
 // Model-parallel Meta checkpoints (13B: consolidated.00/01.pth): embeddings split along columns,
 // wq/wk/wv/w1/w3/output along rows, wo/w2 along columns, norms and rope.freqs replicated.
 // The dimension along which `key` is split, or -1 when replicated; throws for unknown keys.
 int64_t meta_shard_dim(const std::string& key);
 at::Tensor merge_meta_shard_tensor(const std::string& key, const std::vector<at::Tensor>& parts);
-std::map<std::string, at::Tensor> merge_meta_shards(const std::vector<std::map<std::string, at::Tensor>>& shards);
+std::map<std::string, at::Tensor> merge_meta_shards(
+    const std::vector<std::map<std::string, at::Tensor>>& shards);
 
 }  // namespace ibllm::io

@@ -16,7 +16,8 @@ namespace ibllm::io {
 std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    throw IoError(path + ": cannot open: " + std::strerror(errno), "check the path and permissions");
+    throw IoError(path + ": cannot open: " + std::strerror(errno),
+                  "check the path and permissions");
   }
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

@@ -1,8 +1,8 @@
-// The unpickler behind the .pth reader. A small stack machine over the pickle opcodes; callables are
-// never run, only recognised: torch._utils rebuild functions become lazy TensorRefs, a few builtins
-// (OrderedDict, _codecs.encode, numpy scalars/arrays, torch.Size) become plain values, and every
-// other class becomes an inspectable kObject with a warning. Unsupported tensor kinds (quantized,
-// sparse, nested, meta) and unknown opcodes throw an IoError naming the construct.
+// The unpickler behind the .pth reader. A small stack machine over the pickle opcodes; callables
+// are never run, only recognised: torch._utils rebuild functions become lazy TensorRefs, a few
+// builtins (OrderedDict, _codecs.encode, numpy scalars/arrays, torch.Size) become plain values, and
+// every other class becomes an inspectable kObject with a warning. Unsupported tensor kinds
+// (quantized, sparse, nested, meta) and unknown opcodes throw an IoError naming the construct.
 #include "src/io/pickle.h"
 
 #include <ATen/ATen.h>
@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "src/core/error.h"
+#include "src/io/pickle_numpy.h"
 
 namespace ibllm::io {
 namespace {
@@ -32,12 +33,23 @@ std::string canonical_global(std::string name) {
 
 at::ScalarType torch_dtype_global(const std::string& name, const std::string& what) {
   static const std::unordered_map<std::string, at::ScalarType> kMap = {
-      {"torch.float32", at::kFloat},   {"torch.float", at::kFloat},     {"torch.float64", at::kDouble},
-      {"torch.double", at::kDouble},   {"torch.float16", at::kHalf},    {"torch.half", at::kHalf},
-      {"torch.bfloat16", at::kBFloat16}, {"torch.int64", at::kLong},    {"torch.long", at::kLong},
-      {"torch.int32", at::kInt},       {"torch.int", at::kInt},         {"torch.int16", at::kShort},
-      {"torch.short", at::kShort},     {"torch.int8", at::kChar},       {"torch.uint8", at::kByte},
-      {"torch.bool", at::kBool},       {"torch.complex64", at::kComplexFloat},
+      {"torch.float32", at::kFloat},
+      {"torch.float", at::kFloat},
+      {"torch.float64", at::kDouble},
+      {"torch.double", at::kDouble},
+      {"torch.float16", at::kHalf},
+      {"torch.half", at::kHalf},
+      {"torch.bfloat16", at::kBFloat16},
+      {"torch.int64", at::kLong},
+      {"torch.long", at::kLong},
+      {"torch.int32", at::kInt},
+      {"torch.int", at::kInt},
+      {"torch.int16", at::kShort},
+      {"torch.short", at::kShort},
+      {"torch.int8", at::kChar},
+      {"torch.uint8", at::kByte},
+      {"torch.bool", at::kBool},
+      {"torch.complex64", at::kComplexFloat},
       {"torch.complex128", at::kComplexDouble},
   };
   auto it = kMap.find(name);
@@ -66,61 +78,11 @@ std::string latin1_bytes(const std::string& utf8, const std::string& what) {
   return out;
 }
 
-struct NumpyDtype {
-  char kind = 'f';  // f i u b c
-  size_t size = 4;
-  bool swap = false;
-};
-
-NumpyDtype numpy_dtype(const PickleValue& d, const std::string& what) {
-  if (d.kind != Kind::kObject || d.str != "numpy.dtype" || d.items.empty() ||
-      d.items[0]->kind != Kind::kString) {
-    throw IoError(what + ": expected a numpy.dtype, got " + d.repr());
-  }
-  const std::string& s = d.items[0]->str;  // 'f8', 'i4', 'b1', 'u1', ...
-  NumpyDtype out;
-  if (s.size() < 2) throw IoError(what + ": unsupported numpy dtype '" + s + "'");
-  out.kind = s[0];
-  out.size = static_cast<size_t>(std::stoul(s.substr(1)));
-  if (d.state && d.state->kind == Kind::kTuple && d.state->items.size() > 1 &&
-      d.state->items[1]->kind == Kind::kString) {
-    out.swap = d.state->items[1]->str == ">";
-  }
-  return out;
-}
-
-at::ScalarType numpy_scalar_type(const NumpyDtype& d, const std::string& what) {
-  switch (d.kind) {
-    case 'f':
-      if (d.size == 2) return at::kHalf;
-      if (d.size == 4) return at::kFloat;
-      if (d.size == 8) return at::kDouble;
-      break;
-    case 'i':
-      if (d.size == 1) return at::kChar;
-      if (d.size == 2) return at::kShort;
-      if (d.size == 4) return at::kInt;
-      if (d.size == 8) return at::kLong;
-      break;
-    case 'u':
-      if (d.size == 1) return at::kByte;
-      break;
-    case 'b':
-      if (d.size == 1) return at::kBool;
-      break;
-    case 'c':
-      if (d.size == 8) return at::kComplexFloat;
-      if (d.size == 16) return at::kComplexDouble;
-      break;
-  }
-  throw IoError(what + ": unsupported numpy dtype '" + std::string(1, d.kind) +
-                std::to_string(d.size) + "'");
-}
-
 // Interprets a (tuple/list of) int(s).
 std::vector<int64_t> int_list(const PickleValue& v, const std::string& what, const char* field) {
   if (v.kind != Kind::kTuple && v.kind != Kind::kList) {
-    throw IoError(what + ": tensor " + field + " is " + v.kind_name() + ", expected a tuple of ints");
+    throw IoError(what + ": tensor " + field + " is " + v.kind_name() +
+                  ", expected a tuple of ints");
   }
   std::vector<int64_t> out;
   for (const auto& x : v.items) {
@@ -139,148 +101,240 @@ class Unpickler {
     while (true) {
       const uint8_t op = u8();
       switch (op) {
-        case 0x80: u8(); break;                     // PROTO
-        case 0x95: take(8); break;                  // FRAME (length; frames are contiguous)
-        case '.':                                   // STOP
-          if (stack_.size() != 1) fail("STOP with " + std::to_string(stack_.size()) + " values on the stack");
+        case 0x80:
+          u8();
+          break;  // PROTO
+        case 0x95:
+          take(8);
+          break;   // FRAME (length; frames are contiguous)
+        case '.':  // STOP
+          if (stack_.size() != 1)
+            fail("STOP with " + std::to_string(stack_.size()) + " values on the stack");
           return stack_.back();
-        case '(': marks_.push_back(stack_.size()); break;  // MARK
-        case '0': pop(); break;                     // POP
-        case '1': pop_mark(); break;                // POP_MARK
-        case '2': push(top()); break;               // DUP
-        case 'N': push(PickleValue::none()); break;
-        case 0x88: push(PickleValue::boolean(true)); break;
-        case 0x89: push(PickleValue::boolean(false)); break;
-        case 'J': push(PickleValue::integer(static_cast<int32_t>(le(4)))); break;  // BININT
-        case 'K': push(PickleValue::integer(u8())); break;                          // BININT1
-        case 'M': push(PickleValue::integer(static_cast<int64_t>(le(2)))); break;   // BININT2
-        case 0x8a: push(long_n(u8())); break;                                       // LONG1
-        case 0x8b: push(long_n(le(4))); break;                                      // LONG4
-        case 'I': push(text_int()); break;                                          // INT
-        case 'L': push(text_int()); break;                                          // LONG
-        case 'F': push(PickleValue::real(std::stod(line()))); break;                // FLOAT
-        case 'G': push(PickleValue::real(binfloat())); break;                       // BINFLOAT
-        case 'X': push(PickleValue::string(take_str(le(4)))); break;                // BINUNICODE
-        case 0x8c: push(PickleValue::string(take_str(u8()))); break;                // SHORT_BINUNICODE
-        case 0x8d: push(PickleValue::string(take_str(le(8)))); break;               // BINUNICODE8
-        case 'T': push(PickleValue::string(take_str(le(4)))); break;                // BINSTRING
-        case 'U': push(PickleValue::string(take_str(u8()))); break;                 // SHORT_BINSTRING
-        case 'B': push(PickleValue::string(take_str(le(4)), Kind::kBytes)); break;  // BINBYTES
-        case 'C': push(PickleValue::string(take_str(u8()), Kind::kBytes)); break;   // SHORT_BINBYTES
-        case 0x8e: push(PickleValue::string(take_str(le(8)), Kind::kBytes)); break; // BINBYTES8
-        case 0x96: push(PickleValue::string(take_str(le(8)), Kind::kBytes)); break; // BYTEARRAY8
-        case ']': push(PickleValue::make(Kind::kList)); break;                      // EMPTY_LIST
-        case ')': push(PickleValue::make(Kind::kTuple)); break;                     // EMPTY_TUPLE
-        case '}': push(PickleValue::make(Kind::kDict)); break;                      // EMPTY_DICT
-        case 0x8f: push(PickleValue::make(Kind::kList, "set")); break;              // EMPTY_SET
-        case 'l': {                                                                 // LIST
+        case '(':
+          marks_.push_back(stack_.size());
+          break;  // MARK
+        case '0':
+          pop();
+          break;  // POP
+        case '1':
+          pop_mark();
+          break;  // POP_MARK
+        case '2':
+          push(top());
+          break;  // DUP
+        case 'N':
+          push(PickleValue::none());
+          break;
+        case 0x88:
+          push(PickleValue::boolean(true));
+          break;
+        case 0x89:
+          push(PickleValue::boolean(false));
+          break;
+        case 'J':
+          push(PickleValue::integer(static_cast<int32_t>(le(4))));
+          break;  // BININT
+        case 'K':
+          push(PickleValue::integer(u8()));
+          break;  // BININT1
+        case 'M':
+          push(PickleValue::integer(static_cast<int64_t>(le(2))));
+          break;  // BININT2
+        case 0x8a:
+          push(long_n(u8()));
+          break;  // LONG1
+        case 0x8b:
+          push(long_n(le(4)));
+          break;  // LONG4
+        case 'I':
+          push(text_int());
+          break;  // INT
+        case 'L':
+          push(text_int());
+          break;  // LONG
+        case 'F':
+          push(PickleValue::real(std::stod(line())));
+          break;  // FLOAT
+        case 'G':
+          push(PickleValue::real(binfloat()));
+          break;  // BINFLOAT
+        case 'X':
+          push(PickleValue::string(take_str(le(4))));
+          break;  // BINUNICODE
+        case 0x8c:
+          push(PickleValue::string(take_str(u8())));
+          break;  // SHORT_BINUNICODE
+        case 0x8d:
+          push(PickleValue::string(take_str(le(8))));
+          break;  // BINUNICODE8
+        case 'T':
+          push(PickleValue::string(take_str(le(4))));
+          break;  // BINSTRING
+        case 'U':
+          push(PickleValue::string(take_str(u8())));
+          break;  // SHORT_BINSTRING
+        case 'B':
+          push(PickleValue::string(take_str(le(4)), Kind::kBytes));
+          break;  // BINBYTES
+        case 'C':
+          push(PickleValue::string(take_str(u8()), Kind::kBytes));
+          break;  // SHORT_BINBYTES
+        case 0x8e:
+          push(PickleValue::string(take_str(le(8)), Kind::kBytes));
+          break;  // BINBYTES8
+        case 0x96:
+          push(PickleValue::string(take_str(le(8)), Kind::kBytes));
+          break;  // BYTEARRAY8
+        case ']':
+          push(PickleValue::make(Kind::kList));
+          break;  // EMPTY_LIST
+        case ')':
+          push(PickleValue::make(Kind::kTuple));
+          break;  // EMPTY_TUPLE
+        case '}':
+          push(PickleValue::make(Kind::kDict));
+          break;  // EMPTY_DICT
+        case 0x8f:
+          push(PickleValue::make(Kind::kList, "set"));
+          break;     // EMPTY_SET
+        case 'l': {  // LIST
           auto v = PickleValue::make(Kind::kList);
           v->items = pop_mark();
           push(v);
           break;
         }
-        case 't': {                                                                 // TUPLE
+        case 't': {  // TUPLE
           auto v = PickleValue::make(Kind::kTuple);
           v->items = pop_mark();
           push(v);
           break;
         }
-        case 0x91: {                                                                // FROZENSET
+        case 0x91: {  // FROZENSET
           auto v = PickleValue::make(Kind::kList, "frozenset");
           v->items = pop_mark();
           push(v);
           break;
         }
-        case 0x85: tuple_n(1); break;
-        case 0x86: tuple_n(2); break;
-        case 0x87: tuple_n(3); break;
-        case 'd': {                                                                 // DICT
+        case 0x85:
+          tuple_n(1);
+          break;
+        case 0x86:
+          tuple_n(2);
+          break;
+        case 0x87:
+          tuple_n(3);
+          break;
+        case 'd': {  // DICT
           auto v = PickleValue::make(Kind::kDict);
           set_items(*v, pop_mark());
           push(v);
           break;
         }
-        case 'a': {                                                                 // APPEND
+        case 'a': {  // APPEND
           auto x = pop();
           append_to(*top(), {x});
           break;
         }
-        case 'e': {                                                                 // APPENDS
+        case 'e': {  // APPENDS
           auto xs = pop_mark();
           append_to(*top(), xs);
           break;
         }
-        case 0x90: {                                                                // ADDITEMS
+        case 0x90: {  // ADDITEMS
           auto xs = pop_mark();
           append_to(*top(), xs);
           break;
         }
-        case 's': {                                                                 // SETITEM
+        case 's': {  // SETITEM
           auto v = pop();
           auto k = pop();
           set_items(*top(), {k, v});
           break;
         }
-        case 'u': {                                                                 // SETITEMS
+        case 'u': {  // SETITEMS
           auto kv = pop_mark();
           set_items(*top(), kv);
           break;
         }
-        case 'q': memo_put(u8()); break;                                            // BINPUT
-        case 'r': memo_put(le(4)); break;                                           // LONG_BINPUT
-        case 'p': memo_put(std::stoull(line())); break;                             // PUT
-        case 0x94: memo_put(memo_.size()); break;                                   // MEMOIZE
-        case 'h': push(memo_get(u8())); break;                                      // BINGET
-        case 'j': push(memo_get(le(4))); break;                                     // LONG_BINGET
-        case 'g': push(memo_get(std::stoull(line()))); break;                       // GET
-        case 'c': {                                                                 // GLOBAL
+        case 'q':
+          memo_put(u8());
+          break;  // BINPUT
+        case 'r':
+          memo_put(le(4));
+          break;  // LONG_BINPUT
+        case 'p':
+          memo_put(std::stoull(line()));
+          break;  // PUT
+        case 0x94:
+          memo_put(memo_.size());
+          break;  // MEMOIZE
+        case 'h':
+          push(memo_get(u8()));
+          break;  // BINGET
+        case 'j':
+          push(memo_get(le(4)));
+          break;  // LONG_BINGET
+        case 'g':
+          push(memo_get(std::stoull(line())));
+          break;     // GET
+        case 'c': {  // GLOBAL
           std::string mod = line();
           std::string name = line();
           push(global(mod + "." + name));
           break;
         }
-        case 0x93: {                                                                // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           auto name = pop();
           auto mod = pop();
-          if (mod->kind != Kind::kString || name->kind != Kind::kString) fail("STACK_GLOBAL of non-strings");
+          if (mod->kind != Kind::kString || name->kind != Kind::kString)
+            fail("STACK_GLOBAL of non-strings");
           push(global(mod->str + "." + name->str));
           break;
         }
-        case 'R': {                                                                 // REDUCE
+        case 'R': {  // REDUCE
           auto args = pop();
           auto fn = pop();
           push(call(*fn, args));
           break;
         }
-        case 0x81: {                                                                // NEWOBJ
+        case 0x81: {  // NEWOBJ
           auto args = pop();
           auto cls = pop();
           push(call(*cls, args));
           break;
         }
-        case 0x92: {                                                                // NEWOBJ_EX
-          pop();  // kwargs
+        case 0x92: {  // NEWOBJ_EX
+          pop();      // kwargs
           auto args = pop();
           auto cls = pop();
           push(call(*cls, args));
           break;
         }
-        case 'b': {                                                                 // BUILD
+        case 'b': {  // BUILD
           auto st = pop();
           build(top(), st);
           break;
         }
-        case 'Q': {                                                                 // BINPERSID
+        case 'Q': {  // BINPERSID
           auto pid = pop();
           push(persistent(pid));
           break;
         }
-        case 'P': push(persistent(PickleValue::string(line()))); break;             // PERSID
-        case 0x82: case 0x83: case 0x84:
+        case 'P':
+          push(persistent(PickleValue::string(line())));
+          break;  // PERSID
+        case 0x82:
+        case 0x83:
+        case 0x84:
           fail("extension registry opcodes (EXT1/2/4) are not supported");
-        case 0x97: case 0x98:
+        case 0x97:
+        case 0x98:
           fail("out-of-band buffers (pickle protocol 5 NEXT_BUFFER) are not supported");
-        case 'S': case 'V': case 'i': case 'o':
+        case 'S':
+        case 'V':
+        case 'i':
+        case 'o':
           fail(std::string("text-protocol opcode '") + static_cast<char>(op) +
                "' (pickle protocol 0/1) is not supported; re-save with torch.save");
         default: {
@@ -359,7 +413,8 @@ class Unpickler {
 
   void push(PickleRef v) { stack_.push_back(std::move(v)); }
   PickleRef pop() {
-    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back())) fail("stack underflow");
+    if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back()))
+      fail("stack underflow");
     auto v = std::move(stack_.back());
     stack_.pop_back();
     return v;
@@ -397,7 +452,8 @@ class Unpickler {
     for (size_t k = 0; k < kv.size(); k += 2) target.entries.emplace_back(kv[k], kv[k + 1]);
   }
   void append_to(PickleValue& target, const std::vector<PickleRef>& xs) {
-    if (target.kind != Kind::kList && target.kind != Kind::kObject) fail("APPEND on a " + target.kind_name());
+    if (target.kind != Kind::kList && target.kind != Kind::kObject)
+      fail("APPEND on a " + target.kind_name());
     target.items.insert(target.items.end(), xs.begin(), xs.end());
   }
 
@@ -425,8 +481,8 @@ class Unpickler {
 
     if (name == "torch._utils._rebuild_tensor_v2" || name == "torch._utils._rebuild_tensor") {
       return rebuild_tensor(name, arg(0), arg(1), arg(2), arg(3),
-                            a.size() > 4 ? a[4].get() : nullptr, a.size() > 5 ? a[5].get() : nullptr,
-                            c10::nullopt);
+                            a.size() > 4 ? a[4].get() : nullptr,
+                            a.size() > 5 ? a[5].get() : nullptr, c10::nullopt);
     }
     if (name == "torch._utils._rebuild_tensor_v3") {
       const auto& dt = arg(6);
@@ -443,15 +499,18 @@ class Unpickler {
       out->tensor->is_parameter = true;
       out->tensor->requires_grad = arg(1).kind == Kind::kBool && arg(1).b;
       check_hooks(a.size() > 2 ? a[2].get() : nullptr);
-      if (a.size() > 3 && !(a[3]->kind == Kind::kNone || (a[3]->kind == Kind::kDict && a[3]->entries.empty()))) {
+      if (a.size() > 3 &&
+          !(a[3]->kind == Kind::kNone || (a[3]->kind == Kind::kDict && a[3]->entries.empty()))) {
         warn("Parameter Python attributes (" + a[3]->repr(60) + ") were ignored");
       }
       return out;
     }
-    if (name == "torch._tensor._rebuild_from_type_v2" || name == "torch._tensor._rebuild_from_type") {
+    if (name == "torch._tensor._rebuild_from_type_v2" ||
+        name == "torch._tensor._rebuild_from_type") {
       auto t = call(arg(0), a.at(2));
       const auto& cls = arg(1);
-      if (t->kind == Kind::kTensor && cls.kind == Kind::kGlobal && cls.str == "torch.nn.parameter.Parameter") {
+      if (t->kind == Kind::kTensor && cls.kind == Kind::kGlobal &&
+          cls.str == "torch.nn.parameter.Parameter") {
         t->tensor->is_parameter = true;
       } else if (cls.kind == Kind::kGlobal && cls.str != "torch.Tensor" &&
                  cls.str != "torch.nn.parameter.Parameter") {
@@ -464,14 +523,19 @@ class Unpickler {
     }
     if (starts_with(name, "torch._utils._rebuild_")) {
       std::string kind = "this tensor kind";
-      if (name.find("qtensor") != std::string::npos) kind = "quantized tensors";
-      else if (name.find("sparse") != std::string::npos) kind = "sparse tensors";
-      else if (name.find("nested") != std::string::npos) kind = "nested tensors";
-      else if (name.find("meta") != std::string::npos) kind = "meta tensors (no data)";
+      if (name.find("qtensor") != std::string::npos)
+        kind = "quantized tensors";
+      else if (name.find("sparse") != std::string::npos)
+        kind = "sparse tensors";
+      else if (name.find("nested") != std::string::npos)
+        kind = "nested tensors";
+      else if (name.find("meta") != std::string::npos)
+        kind = "meta tensors (no data)";
       else if (name.find("numpy") != std::string::npos || name.find("xla") != std::string::npos ||
                name.find("mlc") != std::string::npos || name.find("device") != std::string::npos) {
         kind = "device-specific tensors";
-      } else if (name.find("wrapper_subclass") != std::string::npos) kind = "tensor wrapper subclasses";
+      } else if (name.find("wrapper_subclass") != std::string::npos)
+        kind = "tensor wrapper subclasses";
       throw IoError(what_ + ": unsupported construct " + name + ": " + kind + " cannot be loaded",
                     "convert the tensor to a dense CPU tensor in Python and re-save");
     }
@@ -502,15 +566,16 @@ class Unpickler {
       const auto& s = arg(0);
       const std::string enc = a.size() > 1 && a[1]->kind == Kind::kString ? a[1]->str : "utf-8";
       if (s.kind != Kind::kString) fail("_codecs.encode of a " + s.kind_name());
-      return PickleValue::string(enc == "latin1" || enc == "latin-1" ? latin1_bytes(s.str, what_) : s.str,
-                                 Kind::kBytes);
+      return PickleValue::string(
+          enc == "latin1" || enc == "latin-1" ? latin1_bytes(s.str, what_) : s.str, Kind::kBytes);
     }
     if (name == "builtins.bytes" || name == "builtins.bytearray") {
       if (a.empty()) return PickleValue::string("", Kind::kBytes);
       const auto& s = arg(0);
       if (s.kind == Kind::kBytes) return PickleValue::string(s.str, Kind::kBytes);
       if (s.kind == Kind::kString) {
-        const bool l1 = a.size() > 1 && a[1]->kind == Kind::kString && a[1]->str.rfind("latin", 0) == 0;
+        const bool l1 =
+            a.size() > 1 && a[1]->kind == Kind::kString && a[1]->str.rfind("latin", 0) == 0;
         return PickleValue::string(l1 ? latin1_bytes(s.str, what_) : s.str, Kind::kBytes);
       }
       if (s.kind == Kind::kList) {
@@ -519,7 +584,7 @@ class Unpickler {
         return PickleValue::string(out, Kind::kBytes);
       }
     }
-    if (name == "numpy.core.multiarray.scalar") return numpy_scalar(arg(0), arg(1));
+    if (name == "numpy.core.multiarray.scalar") return numpy_scalar_value(arg(0), arg(1), what_);
     if (name == "numpy.core.multiarray._reconstruct") {
       return PickleValue::make(Kind::kObject, "numpy.ndarray");  // filled in by BUILD
     }
@@ -545,8 +610,9 @@ class Unpickler {
     if (cls == "argparse.Namespace") {
       warn("argparse.Namespace kept as an inspectable object (its attributes are readable)");
     } else if (cls != "numpy.dtype" && cls != "torch.device") {
-      warn(cls + " is not a plain container; kept as an inspectable object (arguments and "
-                 "attributes), its behaviour is not reproduced");
+      warn(cls +
+           " is not a plain container; kept as an inspectable object (arguments and "
+           "attributes), its behaviour is not reproduced");
     }
   }
 
@@ -568,7 +634,8 @@ class Unpickler {
     t->offset = offset.i;
     t->sizes = int_list(size, what_, "size");
     t->strides = int_list(stride, what_, "stride");
-    t->requires_grad = requires_grad != nullptr && requires_grad->kind == Kind::kBool && requires_grad->b;
+    t->requires_grad =
+        requires_grad != nullptr && requires_grad->kind == Kind::kBool && requires_grad->b;
     check_hooks(hooks);
     if (t->sizes.size() != t->strides.size()) fail(name + ": size and stride lengths differ");
     // Bounds: the furthest element must lie inside the storage.
@@ -582,82 +649,19 @@ class Unpickler {
     }
     if (t->offset < 0) fail(name + ": negative storage offset");
     if (numel > 0 && static_cast<uint64_t>(last + 1) * at::elementSize(t->dtype) > storage_bytes) {
-      fail(name + ": view (offset " + std::to_string(t->offset) + ") reaches past the end of storage '" +
-           storage.storage->key + "' (" + std::to_string(storage.storage->numel) + " elements)");
+      fail(name + ": view (offset " + std::to_string(t->offset) +
+           ") reaches past the end of storage '" + storage.storage->key + "' (" +
+           std::to_string(storage.storage->numel) + " elements)");
     }
     auto v = PickleValue::make(Kind::kTensor);
     v->tensor = std::move(t);
     return v;
   }
 
-  PickleRef numpy_scalar(const PickleValue& dtype, const PickleValue& data) {
-    const NumpyDtype d = numpy_dtype(dtype, what_);
-    if (data.kind != Kind::kBytes || data.str.size() != d.size) {
-      fail("numpy scalar with " + std::to_string(data.str.size()) + " data bytes for a " +
-           std::to_string(d.size) + "-byte dtype");
-    }
-    std::string raw = data.str;
-    if (d.swap) std::reverse(raw.begin(), raw.end());
-    const auto* b = reinterpret_cast<const uint8_t*>(raw.data());
-    auto as_int = [&](bool is_signed) {
-      uint64_t v = 0;
-      for (int k = static_cast<int>(d.size) - 1; k >= 0; --k) v = (v << 8) | b[k];
-      if (is_signed && d.size < 8 && (b[d.size - 1] & 0x80)) v |= ~uint64_t{0} << (8 * d.size);
-      return static_cast<int64_t>(v);
-    };
-    switch (d.kind) {
-      case 'b': return PickleValue::boolean(b[0] != 0);
-      case 'i': return PickleValue::integer(as_int(true));
-      case 'u': return PickleValue::integer(as_int(false));
-      case 'f':
-        if (d.size == 8) { double x; std::memcpy(&x, b, 8); return PickleValue::real(x); }
-        if (d.size == 4) { float x; std::memcpy(&x, b, 4); return PickleValue::real(x); }
-        if (d.size == 2) {
-          uint16_t h;
-          std::memcpy(&h, b, 2);
-          return PickleValue::real(static_cast<float>(c10::Half(h, c10::Half::from_bits())));
-        }
-        break;
-    }
-    fail("unsupported numpy scalar type '" + std::string(1, d.kind) + std::to_string(d.size) + "'");
-  }
-
-  // numpy.ndarray BUILD state: (version, shape, dtype, is_fortran, raw bytes).
-  void build_ndarray(PickleValue& obj, const PickleValue& st) {
-    if (st.kind != Kind::kTuple || st.items.size() < 5) fail("numpy.ndarray state is not a 5-tuple");
-    const auto shape = int_list(*st.items[1], what_, "shape");
-    const NumpyDtype d = numpy_dtype(*st.items[2], what_);
-    const bool fortran = st.items[3]->kind == Kind::kBool && st.items[3]->b;
-    const auto& data = *st.items[4];
-    if (data.kind != Kind::kBytes) fail("numpy.ndarray of Python objects is not supported");
-    const auto type = numpy_scalar_type(d, what_);
-    int64_t numel = 1;
-    for (auto s : shape) numel *= s;
-    if (static_cast<uint64_t>(numel) * d.size != data.str.size()) fail("numpy.ndarray data size mismatch");
-    std::vector<int64_t> dims = shape;
-    if (fortran) std::reverse(dims.begin(), dims.end());
-    auto t = at::empty(dims, at::TensorOptions().dtype(type));
-    if (numel > 0) std::memcpy(t.data_ptr(), data.str.data(), data.str.size());
-    if (d.swap && d.size > 1) {
-      auto bytes = t.view({numel}).view(at::kByte).view({numel, static_cast<int64_t>(d.size)});
-      bytes.copy_(bytes.flip({1}));  // big-endian elements to host order
-    }
-    if (fortran) {
-      std::vector<int64_t> perm(dims.size());
-      for (size_t k = 0; k < perm.size(); ++k) perm[k] = static_cast<int64_t>(perm.size() - 1 - k);
-      t = t.permute(perm).contiguous();
-    }
-    obj.kind = Kind::kTensor;
-    obj.tensor = std::make_shared<TensorRef>();
-    obj.tensor->eager = t;
-    obj.tensor->dtype = type;
-    obj.tensor->sizes = t.sizes().vec();
-    obj.tensor->strides = t.strides().vec();
-  }
-
   void build(const PickleRef& obj_ref, const PickleRef& st) {
     PickleValue& obj = *obj_ref;
-    if (obj.kind == Kind::kObject && obj.str == "numpy.ndarray") return build_ndarray(obj, *st);
+    if (obj.kind == Kind::kObject && obj.str == "numpy.ndarray")
+      return numpy_array_from_state(obj, *st, what_);
     if (obj.kind == Kind::kObject && obj.str == "numpy.dtype") {
       obj.state = st;
       return;
@@ -670,7 +674,8 @@ class Unpickler {
       fail("BUILD on a " + obj.kind_name());
     }
     auto add_dict = [&](const PickleValue& d) {
-      for (const auto& [k, v] : d.entries) obj.attributes.emplace_back(PickleValue::key_text(*k), v);
+      for (const auto& [k, v] : d.entries)
+        obj.attributes.emplace_back(PickleValue::key_text(*k), v);
     };
     if (st->kind == Kind::kDict) {
       add_dict(*st);
@@ -698,166 +703,27 @@ class Unpickler {
 
 }  // namespace
 
-uint64_t TensorRef::nbytes() const {
-  uint64_t n = at::elementSize(dtype);
-  for (auto s : sizes) n *= static_cast<uint64_t>(s);
-  return n;
-}
-
-PickleRef PickleValue::none() { return std::make_shared<PickleValue>(); }
-PickleRef PickleValue::boolean(bool v) {
-  auto p = make(Kind::kBool);
-  p->b = v;
-  return p;
-}
-PickleRef PickleValue::integer(int64_t v) {
-  auto p = make(Kind::kInt);
-  p->i = v;
-  return p;
-}
-PickleRef PickleValue::real(double v) {
-  auto p = make(Kind::kFloat);
-  p->f = v;
-  return p;
-}
-PickleRef PickleValue::string(std::string v, Kind k) {
-  auto p = make(k);
-  p->str = std::move(v);
-  return p;
-}
-PickleRef PickleValue::make(Kind k, std::string cls) {
-  auto p = std::make_shared<PickleValue>();
-  p->kind = k;
-  p->str = std::move(cls);
-  return p;
-}
-
-const PickleValue* PickleValue::get(const std::string& key) const {
-  for (const auto& [k, v] : entries) {
-    if (key_text(*k) == key) return v.get();
-  }
-  for (const auto& [k, v] : attributes) {
-    if (k == key) return v.get();
-  }
-  return nullptr;
-}
-
-std::string PickleValue::key_text(const PickleValue& key) {
-  switch (key.kind) {
-    case Kind::kString: return key.str;
-    case Kind::kInt: return std::to_string(key.i);
-    default: return key.repr(80);
-  }
-}
-
-std::string PickleValue::kind_name() const {
-  switch (kind) {
-    case Kind::kNone: return "None";
-    case Kind::kBool: return "bool";
-    case Kind::kInt: return "int";
-    case Kind::kFloat: return "float";
-    case Kind::kString: return "str";
-    case Kind::kBytes: return "bytes";
-    case Kind::kList: return str.empty() ? "list" : str;
-    case Kind::kTuple: return "tuple";
-    case Kind::kDict: return str.empty() ? "dict" : str;
-    case Kind::kObject: return str;
-    case Kind::kGlobal: return "global " + str;
-    case Kind::kStorage: return "storage";
-    case Kind::kTensor: return "tensor";
-  }
-  return "?";
-}
-
-std::string PickleValue::repr(size_t max_len) const {
-  std::ostringstream os;
-  auto join = [&](auto begin, auto end, auto fn) {
-    bool first = true;
-    for (auto it = begin; it != end; ++it) {
-      if (!first) os << ", ";
-      first = false;
-      fn(*it);
-      if (os.tellp() > static_cast<std::streamoff>(max_len)) break;
-    }
-  };
-  switch (kind) {
-    case Kind::kNone: os << "None"; break;
-    case Kind::kBool: os << (b ? "True" : "False"); break;
-    case Kind::kInt: os << i; break;
-    case Kind::kFloat: {
-      std::string text;
-      for (int prec = 1; prec <= 17; ++prec) {  // shortest text that round-trips, like Python
-        std::ostringstream f_os;
-        f_os.precision(prec);
-        f_os << f;
-        text = f_os.str();
-        if (std::stod(text) == f || std::isnan(f)) break;
-      }
-      if (text.find_first_of(".eni") == std::string::npos) text += ".0";  // 3.0, not 3
-      os << text;
-      break;
-    }
-    case Kind::kString: os << "'" << str << "'"; break;
-    case Kind::kBytes: os << "b<" << str.size() << " bytes>"; break;
-    case Kind::kGlobal: os << str; break;
-    case Kind::kStorage: os << "storage('" << storage->key << "', " << c10::toString(storage->dtype) << ", " << storage->numel << ")"; break;
-    case Kind::kTensor: {
-      os << "tensor(" << c10::toString(tensor->dtype) << ", [";
-      join(tensor->sizes.begin(), tensor->sizes.end(), [&](int64_t s) { os << s; });
-      os << "])";
-      break;
-    }
-    case Kind::kList:
-    case Kind::kTuple:
-      os << (kind == Kind::kList ? (str.empty() ? "[" : str + "([") : "(");
-      join(items.begin(), items.end(), [&](const PickleRef& x) { os << x->repr(max_len); });
-      os << (kind == Kind::kList ? (str.empty() ? "]" : "])") : (items.size() == 1 ? ",)" : ")"));
-      break;
-    case Kind::kDict:
-      if (!str.empty()) os << str << "(";
-      os << "{";
-      join(entries.begin(), entries.end(),
-           [&](const auto& kv) { os << kv.first->repr(max_len) << ": " << kv.second->repr(max_len); });
-      os << "}";
-      if (!str.empty()) os << ")";
-      break;
-    case Kind::kObject: {
-      const auto dot = str.rfind('.');
-      os << (dot == std::string::npos ? str : str.substr(dot + 1)) << "(";
-      bool first = true;
-      for (const auto& x : items) {
-        os << (first ? "" : ", ") << x->repr(max_len);
-        first = false;
-      }
-      for (const auto& [k, v] : attributes) {
-        os << (first ? "" : ", ") << k << "=" << v->repr(max_len);
-        first = false;
-        if (os.tellp() > static_cast<std::streamoff>(max_len)) break;
-      }
-      os << ")";
-      break;
-    }
-  }
-  std::string s = os.str();
-  if (s.size() > max_len) s = s.substr(0, max_len > 3 ? max_len - 3 : 0) + "...";
-  return s;
-}
-
 at::ScalarType storage_dtype(const std::string& cls) {
   static const std::unordered_map<std::string, at::ScalarType> kMap = {
-      {"torch.FloatStorage", at::kFloat},   {"torch.DoubleStorage", at::kDouble},
-      {"torch.HalfStorage", at::kHalf},     {"torch.BFloat16Storage", at::kBFloat16},
-      {"torch.LongStorage", at::kLong},     {"torch.IntStorage", at::kInt},
-      {"torch.ShortStorage", at::kShort},   {"torch.CharStorage", at::kChar},
-      {"torch.ByteStorage", at::kByte},     {"torch.BoolStorage", at::kBool},
+      {"torch.FloatStorage", at::kFloat},
+      {"torch.DoubleStorage", at::kDouble},
+      {"torch.HalfStorage", at::kHalf},
+      {"torch.BFloat16Storage", at::kBFloat16},
+      {"torch.LongStorage", at::kLong},
+      {"torch.IntStorage", at::kInt},
+      {"torch.ShortStorage", at::kShort},
+      {"torch.CharStorage", at::kChar},
+      {"torch.ByteStorage", at::kByte},
+      {"torch.BoolStorage", at::kBool},
       {"torch.ComplexFloatStorage", at::kComplexFloat},
       {"torch.ComplexDoubleStorage", at::kComplexDouble},
       {"torch.UntypedStorage", at::kByte},
   };
   auto it = kMap.find(cls);
   if (it != kMap.end()) return it->second;
-  std::string hint = "supported: Float, Double, Half, BFloat16, Long, Int, Short, Char, Byte, Bool, "
-                     "ComplexFloat, ComplexDouble and Untyped storages";
+  std::string hint =
+      "supported: Float, Double, Half, BFloat16, Long, Int, Short, Char, Byte, Bool, "
+      "ComplexFloat, ComplexDouble and Untyped storages";
   if (cls.find("QInt") != std::string::npos || cls.find("QUInt") != std::string::npos) {
     hint = "quantized storages cannot be loaded; dequantize in Python and re-save";
   }

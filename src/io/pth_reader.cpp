@@ -39,7 +39,8 @@ void pread_all(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::str
     if (r < 0 && errno == EINTR) continue;
     if (r <= 0) {
       throw IoError(path + ": read of " + std::to_string(n) + " bytes at offset " +
-                    std::to_string(offset) + " failed: " + (r == 0 ? "unexpected end of file" : std::strerror(errno)));
+                    std::to_string(offset) +
+                    " failed: " + (r == 0 ? "unexpected end of file" : std::strerror(errno)));
     }
     dst += r;
     n -= static_cast<uint64_t>(r);
@@ -56,9 +57,10 @@ void check_magic(const std::string& path) {
   const auto got = in.gcount();
   if (got >= 4 && std::memcmp(head, "PK\x03\x04", 4) == 0) return;
   if (got >= 2 && static_cast<uint8_t>(head[0]) == 0x80) {
-    throw IoError(path + ": legacy (pre-zip) torch.save format: a raw pickle stream written by "
-                         "PyTorch < 1.6 or with _use_new_zipfile_serialization=False; this reader "
-                         "only supports the zip format",
+    throw IoError(path +
+                      ": legacy (pre-zip) torch.save format: a raw pickle stream written by "
+                      "PyTorch < 1.6 or with _use_new_zipfile_serialization=False; this reader "
+                      "only supports the zip format",
                   kResaveHint);
   }
   if (got >= 262 && std::memcmp(head + 257, "ustar", 5) == 0) {
@@ -92,9 +94,11 @@ void walk_impl(const PickleValue& v, const std::string& prefix,
   }
   if (v.kind == Kind::kObject) {
     for (size_t k = 0; k < v.items.size(); ++k) {
-      walk_impl(*v.items[k], join_path(prefix, "arg" + std::to_string(k)), on_tensor, on_value, active);
+      walk_impl(*v.items[k], join_path(prefix, "arg" + std::to_string(k)), on_tensor, on_value,
+                active);
     }
-    for (const auto& [k, x] : v.attributes) walk_impl(*x, join_path(prefix, k), on_tensor, on_value, active);
+    for (const auto& [k, x] : v.attributes)
+      walk_impl(*x, join_path(prefix, k), on_tensor, on_value, active);
     for (const auto& [k, x] : v.entries) {
       walk_impl(*x, join_path(prefix, PickleValue::key_text(*k)), on_tensor, on_value, active);
     }
@@ -147,12 +151,14 @@ PthFile::PthFile(const std::string& path) : path_(path) {
     auto [ptr, n] = zip_->getRecord("byteorder");
     const std::string order(static_cast<const char*>(ptr.get()), n);
     if (order != "little") {
-      throw IoError(path + ": tensors were saved in '" + order + "' byte order; only little-endian is supported");
+      throw IoError(path + ": tensors were saved in '" + order +
+                    "' byte order; only little-endian is supported");
     }
   }
   struct stat st {};
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0 || ::fstat(fd_, &st) != 0) throw IoError(path + ": cannot open: " + std::strerror(errno));
+  if (fd_ < 0 || ::fstat(fd_, &st) != 0)
+    throw IoError(path + ": cannot open: " + std::strerror(errno));
   file_size_ = static_cast<uint64_t>(st.st_size);
 
   auto [pkl, pkl_size] = zip_->getRecord("data.pkl");
@@ -160,8 +166,8 @@ PthFile::PthFile(const std::string& path) : path_(path) {
   hooks.warn = [this](const std::string& w) { warnings_.push_back(w); };
   hooks.persistent_load = [this, &names](const PickleRef& pid) -> PickleRef {
     const std::string what = path_ + ":data.pkl";
-    if (pid->kind != Kind::kTuple || pid->items.size() < 5 || pid->items[0]->kind != Kind::kString ||
-        pid->items[0]->str != "storage") {
+    if (pid->kind != Kind::kTuple || pid->items.size() < 5 ||
+        pid->items[0]->kind != Kind::kString || pid->items[0]->str != "storage") {
       throw IoError(what + ": unsupported persistent id " + pid->repr(),
                     "only torch storages ('storage', type, key, location, numel) are supported");
     }
@@ -181,8 +187,9 @@ PthFile::PthFile(const std::string& path) : path_(path) {
     auto& slot = storages_[key.str];
     if (!slot) {
       if (!names.count("data/" + key.str)) {
-        throw IoError(what + ": storage '" + key.str + "' has no record data/" + key.str + " in the archive",
-                      "the file is incomplete or corrupt");
+        throw IoError(
+            what + ": storage '" + key.str + "' has no record data/" + key.str + " in the archive",
+            "the file is incomplete or corrupt");
       }
       slot = std::make_shared<StorageRef>();
       slot->key = key.str;
@@ -206,7 +213,8 @@ const PickleValue& PthFile::at_path(const std::string& path) const {
   size_t pos = 0;
   while (pos < path.size()) {
     const size_t slash = path.find('/', pos);
-    const std::string seg = path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
+    const std::string seg =
+        path.substr(pos, slash == std::string::npos ? std::string::npos : slash - pos);
     pos = slash == std::string::npos ? path.size() : slash + 1;
     const PickleValue* next = nullptr;
     if (v->kind == Kind::kDict || v->kind == Kind::kObject) next = v->get(seg);
@@ -216,8 +224,9 @@ const PickleValue& PthFile::at_path(const std::string& path) const {
       if (idx < v->items.size()) next = v->items[idx].get();
     }
     if (next == nullptr) {
-      throw IoError(path_ + ": no entry '" + seg + "' in '" + path + "' (found a " + v->kind_name() + ")",
-                    "list the entries with `ibllm inspect " + path_ + "`");
+      throw IoError(
+          path_ + ": no entry '" + seg + "' in '" + path + "' (found a " + v->kind_name() + ")",
+          "list the entries with `ibllm inspect " + path_ + "`");
     }
     v = next;
   }
@@ -226,9 +235,13 @@ const PickleValue& PthFile::at_path(const std::string& path) const {
 
 std::vector<PthTensorInfo> PthFile::tensor_infos(const std::string& under) const {
   std::vector<PthTensorInfo> out;
-  walk_pickle(at_path(under), "", [&](const std::string& name, const TensorRef& t) {
-    out.push_back({name, t.dtype, t.sizes, t.nbytes(), t.is_parameter, t.storage ? t.storage->key : ""});
-  }, nullptr);
+  walk_pickle(
+      at_path(under), "",
+      [&](const std::string& name, const TensorRef& t) {
+        out.push_back(
+            {name, t.dtype, t.sizes, t.nbytes(), t.is_parameter, t.storage ? t.storage->key : ""});
+      },
+      nullptr);
   return out;
 }
 
@@ -297,8 +310,9 @@ at::Tensor PthFile::storage_tensor(const StorageRef& s, PthLoad mode) const {
   if (r.stored && nbytes > 0 && (r.offset % 64 == 0 || r.offset % at::elementSize(s.dtype) == 0)) {
     if (!map_) map_ = MappedFile::open(path_);
     std::shared_ptr<MappedFile> keep = map_;
-    bytes = at::from_blob(map_->data() + r.offset, {static_cast<int64_t>(nbytes)},
-                          [keep](void*) mutable { keep.reset(); }, at::TensorOptions().dtype(at::kByte));
+    bytes = at::from_blob(
+        map_->data() + r.offset, {static_cast<int64_t>(nbytes)},
+        [keep](void*) mutable { keep.reset(); }, at::TensorOptions().dtype(at::kByte));
   } else {
     bytes = read_span(s, 0, nbytes);
   }
@@ -321,11 +335,15 @@ at::Tensor PthFile::load(const TensorRef& ref, PthLoad mode) const {
     const uint64_t begin = static_cast<uint64_t>(ref.offset) * item;
     const uint64_t length = static_cast<uint64_t>(last + 1 - ref.offset) * item;
     std::lock_guard<std::mutex> lock(mu_);
-    return read_span(*ref.storage, begin, length).view(ref.dtype).as_strided(ref.sizes, ref.strides, 0);
+    return read_span(*ref.storage, begin, length)
+        .view(ref.dtype)
+        .as_strided(ref.sizes, ref.strides, 0);
   }
   at::Tensor bytes = storage_tensor(*ref.storage, mode);
   const uint64_t usable = bytes.numel() / item * item;
-  return bytes.narrow(0, 0, static_cast<int64_t>(usable)).view(ref.dtype).as_strided(ref.sizes, ref.strides, ref.offset);
+  return bytes.narrow(0, 0, static_cast<int64_t>(usable))
+      .view(ref.dtype)
+      .as_strided(ref.sizes, ref.strides, ref.offset);
 }
 
 at::Tensor PthFile::tensor(const std::string& name, PthLoad mode) const {
@@ -339,20 +357,25 @@ at::Tensor PthFile::tensor(const std::string& name, PthLoad mode) const {
 std::map<std::string, at::Tensor> PthFile::tensors(const std::string& under, PthLoad mode) const {
   std::map<std::string, at::Tensor> out;
   std::map<std::string, at::Tensor> copied;  // kCopy: one read per storage, shared by its views
-  walk_pickle(at_path(under), "", [&](const std::string& name, const TensorRef& t) {
-    if (mode == PthLoad::kCopy && t.storage) {
-      auto it = copied.find(t.storage->key);
-      if (it == copied.end()) it = copied.emplace(t.storage->key, storage_tensor(*t.storage, mode)).first;
-      const size_t item = at::elementSize(t.dtype);
-      int64_t numel = 1;
-      for (auto s : t.sizes) numel *= s;
-      out[name] = numel == 0 ? at::empty(t.sizes, at::TensorOptions().dtype(t.dtype))
-                             : it->second.narrow(0, 0, it->second.numel() / item * item)
-                                   .view(t.dtype).as_strided(t.sizes, t.strides, t.offset);
-    } else {
-      out[name] = load(t, mode);
-    }
-  }, nullptr);
+  walk_pickle(
+      at_path(under), "",
+      [&](const std::string& name, const TensorRef& t) {
+        if (mode == PthLoad::kCopy && t.storage) {
+          auto it = copied.find(t.storage->key);
+          if (it == copied.end())
+            it = copied.emplace(t.storage->key, storage_tensor(*t.storage, mode)).first;
+          const size_t item = at::elementSize(t.dtype);
+          int64_t numel = 1;
+          for (auto s : t.sizes) numel *= s;
+          out[name] = numel == 0 ? at::empty(t.sizes, at::TensorOptions().dtype(t.dtype))
+                                 : it->second.narrow(0, 0, it->second.numel() / item * item)
+                                       .view(t.dtype)
+                                       .as_strided(t.sizes, t.strides, t.offset);
+        } else {
+          out[name] = load(t, mode);
+        }
+      },
+      nullptr);
   return out;
 }
 

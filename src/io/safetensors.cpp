@@ -114,13 +114,13 @@ SafetensorsEntry parse_entry(const std::string& path, const std::string& name, c
   e.begin = (*off)[0].get<uint64_t>();
   e.end = (*off)[1].get<uint64_t>();
   if (e.end < e.begin) {
-    fail(path, where + ": data_offsets [" + std::to_string(e.begin) + ", " +
-                   std::to_string(e.end) + "] end before begin");
+    fail(path, where + ": data_offsets [" + std::to_string(e.begin) + ", " + std::to_string(e.end) +
+                   "] end before begin");
   }
   uint64_t expected = 0;
   if (!byte_count(e.shape, at::elementSize(e.dtype), expected) || expected != e.end - e.begin) {
-    fail(path, where + ": shape " + shape_str(e.shape) + " x " + dt->get<std::string>() + " needs " +
-                   std::to_string(expected) + " bytes but data_offsets span " +
+    fail(path, where + ": shape " + shape_str(e.shape) + " x " + dt->get<std::string>() +
+                   " needs " + std::to_string(expected) + " bytes but data_offsets span " +
                    std::to_string(e.end - e.begin));
   }
   return e;
@@ -139,12 +139,11 @@ at::Tensor alias_or_copy(const std::shared_ptr<MappedFile>& file, const uint8_t*
     return out;
   }
   std::shared_ptr<MappedFile> keep = file;
-  return at::from_blob(p, e.shape, [keep](void*) mutable { keep.reset(); }, opts);
+  return at::from_blob(
+      p, e.shape, [keep](void*) mutable { keep.reset(); }, opts);
 }
 
-at::Tensor contiguous_cpu(const at::Tensor& t) {
-  return t.detach().to(at::kCPU).contiguous();
-}
+at::Tensor contiguous_cpu(const at::Tensor& t) { return t.detach().to(at::kCPU).contiguous(); }
 
 void check_writable(const std::string& path, const std::string& name, const at::Tensor& t) {
   if (!t.defined()) fail(path, "tensor '" + name + "' is undefined", "");
@@ -165,7 +164,8 @@ bool spec_order(const SafetensorsWriter::Spec& a, const SafetensorsWriter::Spec&
 }
 
 bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 }  // namespace
@@ -307,7 +307,10 @@ at::Tensor SafetensorsFile::tensor_copy(const std::string& name) const {
     if (r <= 0) {
       const int err = errno;
       ::close(fd);
-      fail(path(), "read of tensor '" + name + "' failed: " + (r == 0 ? "unexpected end of file" : std::strerror(err)), "");
+      fail(path(),
+           "read of tensor '" + name +
+               "' failed: " + (r == 0 ? "unexpected end of file" : std::strerror(err)),
+           "");
     }
     done += static_cast<uint64_t>(r);
   }
@@ -317,7 +320,8 @@ at::Tensor SafetensorsFile::tensor_copy(const std::string& name) const {
 
 std::map<std::string, at::Tensor> SafetensorsFile::tensors() const {
   std::map<std::string, at::Tensor> out;
-  for (const auto& [name, e] : entries_) out.emplace(name, alias_or_copy(file_, buffer() + e.begin, e));
+  for (const auto& [name, e] : entries_)
+    out.emplace(name, alias_or_copy(file_, buffer() + e.begin, e));
   return out;
 }
 
@@ -346,7 +350,8 @@ ShardedSafetensors::ShardedSafetensors(const std::string& index_path) : index_pa
   std::map<std::string, size_t> shard_index;
   std::map<std::string, std::string> listed;  // tensor -> shard file name
   for (auto it = wm->begin(); it != wm->end(); ++it) {
-    if (!it->is_string()) throw IoError(index_path + ": weight_map['" + it.key() + "'] is not a string");
+    if (!it->is_string())
+      throw IoError(index_path + ": weight_map['" + it.key() + "'] is not a string");
     const std::string shard = it->get<std::string>();
     if (!shard_index.count(shard)) {
       shard_index[shard] = shard_paths_.size();
@@ -414,8 +419,9 @@ std::map<std::string, at::Tensor> read_safetensors(const std::string& path) {
     if (fs::exists(d / "model.safetensors")) {
       return SafetensorsFile((d / "model.safetensors").string()).tensors();
     }
-    throw IoError(path + ": directory holds neither model.safetensors nor "
-                         "model.safetensors.index.json");
+    throw IoError(path +
+                  ": directory holds neither model.safetensors nor "
+                  "model.safetensors.index.json");
   }
   if (ends_with(path, ".json")) return ShardedSafetensors(path).tensors();
   return SafetensorsFile(path).tensors();
@@ -478,9 +484,11 @@ void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor)
   }
   check_writable(path_, name, tensor);
   if (tensor.scalar_type() != s.dtype || tensor.sizes().vec() != s.shape) {
-    fail(path_, "tensor '" + name + "' is " + c10::toString(tensor.scalar_type()) + " " +
-                    shape_str(tensor.sizes().vec()) + " but was declared " +
-                    c10::toString(s.dtype) + " " + shape_str(s.shape), "");
+    fail(path_,
+         "tensor '" + name + "' is " + c10::toString(tensor.scalar_type()) + " " +
+             shape_str(tensor.sizes().vec()) + " but was declared " + c10::toString(s.dtype) + " " +
+             shape_str(s.shape),
+         "");
   }
   const at::Tensor t = contiguous_cpu(tensor);
   const size_t n = t.numel() * t.element_size();
@@ -494,8 +502,10 @@ void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor)
 
 void SafetensorsWriter::finish() {
   if (next_ != specs_.size()) {
-    fail(path_, std::to_string(specs_.size() - next_) + " declared tensors were never written (next: '" +
-                    specs_[next_].name + "')", "");
+    fail(path_,
+         std::to_string(specs_.size() - next_) + " declared tensors were never written (next: '" +
+             specs_[next_].name + "')",
+         "");
   }
   FILE* f = static_cast<FILE*>(fp_);
   fp_ = nullptr;

@@ -57,7 +57,8 @@ bool glob_match(const std::string& pattern, const std::string& text) {
 
 std::string rewrite_key(const std::string& key, const StateDictOptions& o) {
   std::string k = key;
-  if (!o.strip_prefix.empty() && k.rfind(o.strip_prefix, 0) == 0) k = k.substr(o.strip_prefix.size());
+  if (!o.strip_prefix.empty() && k.rfind(o.strip_prefix, 0) == 0)
+    k = k.substr(o.strip_prefix.size());
   for (const auto& r : o.renames) {
     if (k.rfind(r.from, 0) == 0) {
       k = r.to + k.substr(r.from.size());
@@ -81,11 +82,13 @@ std::string LoadReport::summary() const {
   list(os, "unexpected (in the checkpoint, not in the model)", unexpected);
   if (!shape_mismatch.empty()) {
     os << "\n  shape mismatches (" << shape_mismatch.size() << "):";
-    for (const auto& m : shape_mismatch) os << "\n    " << m.key << ": model " << m.expected << ", checkpoint " << m.got;
+    for (const auto& m : shape_mismatch)
+      os << "\n    " << m.key << ": model " << m.expected << ", checkpoint " << m.got;
   }
   if (!dtype_mismatch.empty()) {
     os << "\n  dtype differences (" << dtype_mismatch.size() << "):";
-    for (const auto& m : dtype_mismatch) os << "\n    " << m.key << ": model " << m.expected << ", checkpoint " << m.got;
+    for (const auto& m : dtype_mismatch)
+      os << "\n    " << m.key << ": model " << m.expected << ", checkpoint " << m.got;
   }
   return os.str();
 }
@@ -124,7 +127,8 @@ LoadReport check_state_dict(torch::nn::Module& module,
     seen.insert(key);
     const at::Tensor& want = t->second;
     if (!value.defined() || value.sizes() != want.sizes()) {
-      r.shape_mismatch.push_back({key, describe(want), value.defined() ? describe(value) : "undefined"});
+      r.shape_mismatch.push_back(
+          {key, describe(want), value.defined() ? describe(value) : "undefined"});
       continue;
     }
     if (value.scalar_type() != want.scalar_type()) {
@@ -150,13 +154,13 @@ LoadReport load_state_dict(torch::nn::Module& module,
   LoadReport r = check_state_dict(module, tensors, options);
   const bool dtype_error = !options.convert_dtype && !r.dtype_mismatch.empty();
   if (!r.ok(options.strict) || dtype_error) {
-    throw CheckpointError(std::string(options.strict ? "strict" : "non-strict") +
-                              " state-dict load of " + module.name() + " failed; nothing was loaded: " +
-                              r.summary(),
-                          r.shape_mismatch.empty() && !dtype_error
-                              ? "use prefix rules (strip_prefix/renames/add_prefix) or ignore globs if the "
-                                "names differ only by a prefix, or load non-strict"
-                              : "the checkpoint was made for a different model configuration");
+    throw CheckpointError(
+        std::string(options.strict ? "strict" : "non-strict") + " state-dict load of " +
+            module.name() + " failed; nothing was loaded: " + r.summary(),
+        r.shape_mismatch.empty() && !dtype_error
+            ? "use prefix rules (strip_prefix/renames/add_prefix) or ignore globs if the "
+              "names differ only by a prefix, or load non-strict"
+            : "the checkpoint was made for a different model configuration");
   }
   std::map<std::string, std::string> rewritten;
   for (const auto& [orig, v] : tensors) rewritten[rewrite_key(orig, options)] = orig;
@@ -174,7 +178,8 @@ std::map<std::string, at::Tensor> to_device(const std::map<std::string, at::Tens
                                             c10::optional<at::ScalarType> dtype) {
   std::map<std::string, at::Tensor> out;
   for (const auto& [k, v] : tensors) {
-    out.emplace(k, v.to(device, dtype.value_or(v.scalar_type()), /*non_blocking=*/false, /*copy=*/false));
+    out.emplace(
+        k, v.to(device, dtype.value_or(v.scalar_type()), /*non_blocking=*/false, /*copy=*/false));
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // Loading named tensors into a torch::nn::Module with a complete report: every missing,
-// unexpected, shape-mismatched and dtype-mismatched key is collected before anything is copied, so a
-// failed strict load names all problems at once and leaves the module untouched. Checkpoint keys
+// unexpected, shape-mismatched and dtype-mismatched key is collected before anything is copied, so
+// a failed strict load names all problems at once and leaves the module untouched. Checkpoint keys
 // can be rewritten first (strip/add prefix, prefix renames such as the legacy "llma." -> "llama.",
 // glob ignores such as "*.rope.freqs"). Values are cast to each parameter's dtype and copied
 // straight to its device (a mapped CPU tensor goes host -> device with no intermediate copy).
@@ -27,12 +27,12 @@ struct PrefixRule {
 struct StateDictOptions {
   // strict: missing or unexpected keys are errors (shape/dtype problems are errors in both modes).
   bool strict = true;
-  std::string strip_prefix;            // removed from checkpoint keys that start with it
-  std::vector<PrefixRule> renames;     // applied in order after strip_prefix; first match wins
-  std::string add_prefix;              // prepended last
+  std::string strip_prefix;         // removed from checkpoint keys that start with it
+  std::vector<PrefixRule> renames;  // applied in order after strip_prefix; first match wins
+  std::string add_prefix;           // prepended last
   std::vector<std::string> ignore_unexpected;  // globs (on rewritten keys) dropped silently
   std::vector<std::string> ignore_missing;     // globs of module keys that may stay absent
-  bool convert_dtype = true;           // false: a dtype difference is an error, not a cast
+  bool convert_dtype = true;                   // false: a dtype difference is an error, not a cast
 };
 
 struct LoadReport {
@@ -46,7 +46,8 @@ struct LoadReport {
   std::vector<std::string> unexpected;  // in the checkpoint, not in the module
   std::vector<std::string> ignored;     // dropped by ignore_unexpected / allowed by ignore_missing
   std::vector<Mismatch> shape_mismatch;
-  std::vector<Mismatch> dtype_mismatch;  // with convert_dtype these were cast (reported, not errors)
+  std::vector<Mismatch>
+      dtype_mismatch;  // with convert_dtype these were cast (reported, not errors)
   bool ok(bool strict) const;
   // Multi-line listing of every category, all keys (for logs and error messages).
   std::string summary() const;

@@ -43,8 +43,9 @@ class WeightsReader {
   // copy=false: zero-copy view of the mapped file; copy=true: owned memory read with pread.
   at::Tensor tensor(const std::string& name, bool copy = false) const;
   std::map<std::string, at::Tensor> tensors() const;
-  std::map<std::string, std::string> metadata() const;  // safetensors __metadata__ (or index metadata)
-  const PthFile* pth() const { return pth_.get(); }      // non-tensor values, warnings
+  std::map<std::string, std::string> metadata()
+      const;                                         // safetensors __metadata__ (or index metadata)
+  const PthFile* pth() const { return pth_.get(); }  // non-tensor values, warnings
 
  private:
   std::string path_;
@@ -58,6 +59,7 @@ class WeightsReader {
 };
 
 // All tensors of any supported weights file (mapped, zero-copy).
-std::map<std::string, at::Tensor> read_weights(const std::string& path, const std::string& under = "");
+std::map<std::string, at::Tensor> read_weights(const std::string& path,
+                                               const std::string& under = "");
 
 }  // namespace ibllm::io

@@ -64,7 +64,7 @@ TEST_CASE("pth: tensors from torch.save files match bitwise", "[io][golden]") {
 TEST_CASE("pth: every storage type maps to its dtype", "[io][golden]") {
   PthFile f(fixture("pth_dtypes.pt"));
   std::map<std::string, at::ScalarType> want{
-      {"f32", at::kFloat}, {"f64", at::kDouble}, {"f16", at::kHalf}, {"bf16", at::kBFloat16},
+      {"f32", at::kFloat}, {"f64", at::kDouble}, {"f16", at::kHalf},  {"bf16", at::kBFloat16},
       {"i64", at::kLong},  {"i32", at::kInt},    {"i16", at::kShort}, {"i8", at::kChar},
       {"u8", at::kByte},   {"bool", at::kBool}};
   for (const auto& info : f.tensor_infos()) {
@@ -138,7 +138,8 @@ TEST_CASE("pth: python values, containers, parameters and numpy scalars", "[io][
   CHECK_THROWS_AS(f.tensor("str"), IoError);
 }
 
-TEST_CASE("pth: a training checkpoint with optimizer state and argparse.Namespace", "[io][golden]") {
+TEST_CASE("pth: a training checkpoint with optimizer state and argparse.Namespace",
+          "[io][golden]") {
   PthFile f(fixture("pth_training_ckpt.pt"));
   CHECK(f.at_path("epoch").i == 3);
   const auto& args = f.at_path("args");
@@ -175,7 +176,8 @@ TEST_CASE("pth: state_dict keeps OrderedDict order and _metadata", "[io][golden]
 }
 
 TEST_CASE("pth: single-tensor point clouds from the shared assets", "[io][golden]") {
-  for (const char* name : {"example_airplane.pt", "example_car.pt", "example_door.pt", "example_toilet.pt"}) {
+  for (const char* name :
+       {"example_airplane.pt", "example_car.pt", "example_door.pt", "example_toilet.pt"}) {
     IBLLM_REQUIRE_ASSET(path, name);
     INFO(name);
     const auto t = read_pth(path.string());
@@ -191,11 +193,13 @@ TEST_CASE("pth: single-tensor point clouds from the shared assets", "[io][golden
 
 TEST_CASE("pth: unsupported files fail naming the construct", "[io][golden]") {
   CHECK_THAT(error_of(fixture("pth_legacy.pt")),
-             Catch::Matchers::Contains("pth_legacy.pt") && Catch::Matchers::Contains("legacy (pre-zip)") &&
+             Catch::Matchers::Contains("pth_legacy.pt") &&
+                 Catch::Matchers::Contains("legacy (pre-zip)") &&
                  Catch::Matchers::Contains("re-save"));
   CHECK_THAT(error_of(fixture("pth_torchscript.pt")), Catch::Matchers::Contains("TorchScript"));
-  CHECK_THAT(error_of(fixture("pth_quantized.pt")),
-             Catch::Matchers::Contains("torch.QInt8Storage") && Catch::Matchers::Contains("quantized"));
+  CHECK_THAT(
+      error_of(fixture("pth_quantized.pt")),
+      Catch::Matchers::Contains("torch.QInt8Storage") && Catch::Matchers::Contains("quantized"));
   CHECK_THAT(error_of(fixture("pth_sparse.pt")),
              Catch::Matchers::Contains("torch._utils._rebuild_sparse_tensor"));
   const auto dir = ibllm::test::scratch_dir("io_pth_bad");

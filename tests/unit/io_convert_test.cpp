@@ -33,8 +33,10 @@ std::map<std::string, at::Tensor> tiny_meta_llama() {
       {"output.weight", at::randn({10, 8})},
       {"rope.freqs", at::randn({2})},
   };
-  for (const char* w : {"wq", "wk", "wv", "wo"}) sd[std::string("layers.0.attention.") + w + ".weight"] = at::randn({8, 8});
-  for (const char* w : {"w1", "w3"}) sd[std::string("layers.0.feed_forward.") + w + ".weight"] = at::randn({12, 8});
+  for (const char* w : {"wq", "wk", "wv", "wo"})
+    sd[std::string("layers.0.attention.") + w + ".weight"] = at::randn({8, 8});
+  for (const char* w : {"w1", "w3"})
+    sd[std::string("layers.0.feed_forward.") + w + ".weight"] = at::randn({12, 8});
   sd["layers.0.feed_forward.w2.weight"] = at::randn({8, 12});
   sd["layers.0.attention_norm.weight"] = at::randn({8});
   sd["layers.0.ffn_norm.weight"] = at::randn({8});
@@ -51,7 +53,8 @@ TEST_CASE("weights reader: format detection by content", "[io]") {
   write_safetensors_sharded((dir / "sh").string(), {{"a", at::ones({2})}, {"b", at::ones({2})}}, 8);
   CHECK(detect_weights_format((dir / "sh").string()) == WeightsFormat::kSafetensorsSharded);
   std::ofstream(dir / "junk.pth") << "junk junk junk";
-  CHECK_THROWS_WITH(detect_weights_format((dir / "junk.pth").string()), Catch::Matchers::Contains("unknown weights format"));
+  CHECK_THROWS_WITH(detect_weights_format((dir / "junk.pth").string()),
+                    Catch::Matchers::Contains("unknown weights format"));
   CHECK(read_weights((dir / "sh").string()).size() == 2);
   const auto wrapped = read_weights(fixture("pth_wrapped.pt"), "model");
   CHECK(wrapped.count("prefix_query.weight") == 1);
@@ -70,15 +73,16 @@ TEST_CASE("inspect: tensors, totals, metadata and non-tensor entries", "[io]") {
   CHECK(s.total_bytes == bytes);
   CHECK(s.tensors_by_dtype.at("I64") == 1);  // bn.num_batches_tracked
   const auto text = format_weights_summary(s);
-  for (const char* want : {"model/embed.weight", "F32", "[5, 4]", "args/llama_type = '7B'", "epoch = 3",
-                           "argparse.Namespace", "optimizer/state/0/exp_avg"}) {
+  for (const char* want : {"model/embed.weight", "F32", "[5, 4]", "args/llama_type = '7B'",
+                           "epoch = 3", "argparse.Namespace", "optimizer/state/0/exp_avg"}) {
     INFO(want);
     CHECK_THAT(text, Catch::Matchers::Contains(want));
   }
   CHECK_THAT(format_weights_summary(s, 2), Catch::Matchers::Contains("... 22 more"));
 
   const auto dir = ibllm::test::scratch_dir("io_inspect");
-  write_safetensors((dir / "m.safetensors").string(), {{"w", at::zeros({3, 2}, at::kBFloat16)}}, {{"step", "12"}});
+  write_safetensors((dir / "m.safetensors").string(), {{"w", at::zeros({3, 2}, at::kBFloat16)}},
+                    {{"step", "12"}});
   const auto st = format_weights_summary(inspect_weights((dir / "m.safetensors").string()));
   CHECK_THAT(st, Catch::Matchers::Contains("step = 12") && Catch::Matchers::Contains("BF16") &&
                      Catch::Matchers::Contains("12 bytes"));
@@ -117,22 +121,27 @@ TEST_CASE("convert: .pth -> safetensors with a dtype cast, streaming", "[io]") {
   sel.rename_llma = true;
   convert_weights(fixture("pth_wrapped.pt"), out, sel);
   const auto names = SafetensorsFile(out).names();
-  CHECK(names == std::vector<std::string>{"llama.layers.0.attention.wq.bias", "prefix_query.weight"});
+  CHECK(names ==
+        std::vector<std::string>{"llama.layers.0.attention.wq.bias", "prefix_query.weight"});
 
   ConvertOptions none;
   none.select = {"nothing.*"};
-  CHECK_THROWS_WITH(convert_weights(fixture("pth_dtypes.pt"), out, none), Catch::Matchers::Contains("no tensors selected"));
-  CHECK_THROWS_WITH(convert_weights(fixture("pth_single.pt"), out, {}), Catch::Matchers::Contains("without a name"));
+  CHECK_THROWS_WITH(convert_weights(fixture("pth_dtypes.pt"), out, none),
+                    Catch::Matchers::Contains("no tensors selected"));
+  CHECK_THROWS_WITH(convert_weights(fixture("pth_single.pt"), out, {}),
+                    Catch::Matchers::Contains("without a name"));
 }
 
 TEST_CASE("convert: Meta <-> HF maps, heads read from params.json", "[io]") {
   const auto dir = ibllm::test::scratch_dir("io_convert_map");
   const auto meta = tiny_meta_llama();
   write_safetensors((dir / "meta.safetensors").string(), meta);
-  std::ofstream(dir / "params.json") << R"({"dim": 8, "n_heads": 2, "n_layers": 1, "norm_eps": 1e-6})";
+  std::ofstream(dir / "params.json")
+      << R"({"dim": 8, "n_heads": 2, "n_layers": 1, "norm_eps": 1e-6})";
   ConvertOptions o;
   o.map = parse_key_map("meta-to-hf");
-  const auto stats = convert_weights((dir / "meta.safetensors").string(), (dir / "hf.safetensors").string(), o);
+  const auto stats =
+      convert_weights((dir / "meta.safetensors").string(), (dir / "hf.safetensors").string(), o);
   CHECK(stats.dropped == 1);  // rope.freqs
   const auto hf = read_safetensors((dir / "hf.safetensors").string());
   const auto want = meta_to_hf_llama(meta, {2, 0, ""});

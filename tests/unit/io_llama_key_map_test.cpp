@@ -47,8 +47,10 @@ std::map<std::string, at::Tensor> tiny_meta(int64_t kv_heads = kHeads) {
     sd[p + "feed_forward.w3.weight"] = at::randn({kFfn, kDim});
     sd[p + "feed_forward.w1.bias"] = at::randn({kFfn});
     for (const char* w : {"1", "2", "3"}) {
-      sd[p + "feed_forward.lora_w" + w + "_l1.weight"] = at::randn({kRank, std::string(w) == "2" ? kFfn : kDim});
-      sd[p + "feed_forward.lora_w" + w + "_l2.weight"] = at::randn({std::string(w) == "2" ? kDim : kFfn, kRank});
+      sd[p + "feed_forward.lora_w" + w + "_l1.weight"] =
+          at::randn({kRank, std::string(w) == "2" ? kFfn : kDim});
+      sd[p + "feed_forward.lora_w" + w + "_l2.weight"] =
+          at::randn({std::string(w) == "2" ? kDim : kFfn, kRank});
     }
     sd[p + "attention_norm.weight"] = at::randn({kDim});
     sd[p + "ffn_norm.weight"] = at::randn({kDim});
@@ -87,9 +89,9 @@ at::Tensor rope_rotate_half(const at::Tensor& x) {
 }
 
 // Attention scores q.k^T per head, with the ImageBind-LLM q bias and LoRA deltas. x: (S, D).
-at::Tensor scores(const at::Tensor& x, const at::Tensor& wq, const at::Tensor& bq, const at::Tensor& aq,
-                  const at::Tensor& bq_lora, const at::Tensor& wk, const at::Tensor& ak,
-                  const at::Tensor& bk_lora, bool hf) {
+at::Tensor scores(const at::Tensor& x, const at::Tensor& wq, const at::Tensor& bq,
+                  const at::Tensor& aq, const at::Tensor& bq_lora, const at::Tensor& wk,
+                  const at::Tensor& ak, const at::Tensor& bk_lora, bool hf) {
   auto q = at::matmul(x, wq.t()) + bq + at::matmul(at::matmul(x, aq.t()), bq_lora.t());
   auto k = at::matmul(x, wk.t()) + at::matmul(at::matmul(x, ak.t()), bk_lora.t());
   q = q.view({x.size(0), kHeads, kHd});
@@ -107,7 +109,8 @@ TEST_CASE("llama key map: row permutation follows spec 2.3", "[io]") {
   for (int64_t h = 0; h < kHeads; ++h) {
     for (int64_t t = 0; t < 2; ++t) {
       for (int64_t i = 0; i < kHd / 2; ++i) {
-        CHECK(hf[h * kHd + t * kHd / 2 + i][0].item<float>() == meta[h * kHd + 2 * i + t][0].item<float>());
+        CHECK(hf[h * kHd + t * kHd / 2 + i][0].item<float>() ==
+              meta[h * kHd + 2 * i + t][0].item<float>());
       }
     }
   }
@@ -118,21 +121,28 @@ TEST_CASE("llama key map: row permutation follows spec 2.3", "[io]") {
 }
 
 TEST_CASE("llama key map: names, RoPE buffers and pass-through keys", "[io]") {
-  CHECK(*meta_to_hf_key("llama.layers.3.attention.wq.weight", "llama.") == "model.layers.3.self_attn.q_proj.weight");
-  CHECK(*meta_to_hf_key("layers.0.feed_forward.w2.weight") == "model.layers.0.mlp.down_proj.weight");
+  CHECK(*meta_to_hf_key("llama.layers.3.attention.wq.weight", "llama.") ==
+        "model.layers.3.self_attn.q_proj.weight");
+  CHECK(*meta_to_hf_key("layers.0.feed_forward.w2.weight") ==
+        "model.layers.0.mlp.down_proj.weight");
   CHECK(*meta_to_hf_key("tok_embeddings.weight") == "model.embed_tokens.weight");
   CHECK(*meta_to_hf_key("output.weight") == "lm_head.weight");
-  CHECK(*meta_to_hf_key("layers.1.ffn_norm.weight") == "model.layers.1.post_attention_layernorm.weight");
-  CHECK(*meta_to_hf_key("layers.1.attention.lora_wk_l2.weight") == "model.layers.1.self_attn.k_proj.lora_B.weight");
-  CHECK(*hf_to_meta_key("model.layers.1.self_attn.k_proj.lora_B.weight") == "layers.1.attention.lora_wk_l2.weight");
-  CHECK(*hf_to_meta_key("model.layers.1.self_attn.k_proj.weight", "llama.") == "llama.layers.1.attention.wk.weight");
+  CHECK(*meta_to_hf_key("layers.1.ffn_norm.weight") ==
+        "model.layers.1.post_attention_layernorm.weight");
+  CHECK(*meta_to_hf_key("layers.1.attention.lora_wk_l2.weight") ==
+        "model.layers.1.self_attn.k_proj.lora_B.weight");
+  CHECK(*hf_to_meta_key("model.layers.1.self_attn.k_proj.lora_B.weight") ==
+        "layers.1.attention.lora_wk_l2.weight");
+  CHECK(*hf_to_meta_key("model.layers.1.self_attn.k_proj.weight", "llama.") ==
+        "llama.layers.1.attention.wk.weight");
   CHECK(*hf_to_meta_key("model.layers.2.self_attn.gate") == "layers.2.attention.gate");
   CHECK_FALSE(meta_to_hf_key("rope.freqs"));
   CHECK_FALSE(meta_to_hf_key("layers.4.attention.inner_attention.rope.freqs"));
   CHECK_FALSE(hf_to_meta_key("model.layers.0.self_attn.rotary_emb.inv_freq"));
   CHECK(*meta_to_hf_key("image_bind_proj.weight", "llama.") == "image_bind_proj.weight");
   CHECK(*hf_to_meta_key("image_bind_proj.weight") == "image_bind_proj.weight");
-  CHECK_THROWS_WITH(meta_to_hf_key("layers.0.attention.wz.weight"), Catch::Matchers::Contains("layers.0.attention.wz.weight"));
+  CHECK_THROWS_WITH(meta_to_hf_key("layers.0.attention.wz.weight"),
+                    Catch::Matchers::Contains("layers.0.attention.wz.weight"));
   CHECK_THROWS_AS(hf_to_meta_key("model.layers.0.mlp.weird.weight"), IoError);
   CHECK(rename_legacy_llma("llma.layers.0.attention.gate") == "llama.layers.0.attention.gate");
   CHECK(rename_legacy_llma("llamaX") == "llamaX");
@@ -146,8 +156,10 @@ TEST_CASE("llama key map: Meta -> HF -> Meta and HF -> Meta -> HF are the identi
     const auto hf = meta_to_hf_llama(meta, o);
     CHECK(hf.count("model.layers.1.self_attn.q_proj.lora_B.weight") == 1);
     CHECK(hf.count("llama.rope.freqs") == 0);
-    CHECK_FALSE(at::equal(hf.at("model.layers.0.self_attn.q_proj.weight"), meta.at("llama.layers.0.attention.wq.weight")));
-    CHECK(at::equal(hf.at("model.layers.0.self_attn.v_proj.weight"), meta.at("llama.layers.0.attention.wv.weight")));
+    CHECK_FALSE(at::equal(hf.at("model.layers.0.self_attn.q_proj.weight"),
+                          meta.at("llama.layers.0.attention.wq.weight")));
+    CHECK(at::equal(hf.at("model.layers.0.self_attn.v_proj.weight"),
+                    meta.at("llama.layers.0.attention.wv.weight")));
     const auto back = hf_to_meta_llama(hf, o);
     size_t rope = 0;
     for (const auto& [k, v] : meta) {
@@ -170,17 +182,21 @@ TEST_CASE("llama key map: permuted q/k (with deltas) give the same attention sco
   const auto hf = meta_to_hf_llama(meta, {kHeads, 0, "llama."});
   const auto x = at::randn({5, kDim});
   const std::string m = "llama.layers.1.attention.", h = "model.layers.1.self_attn.";
-  const auto s_meta = scores(x, meta.at(m + "wq.weight"), meta.at(m + "wq.bias"), meta.at(m + "lora_wq_l1.weight"),
-                             meta.at(m + "lora_wq_l2.weight"), meta.at(m + "wk.weight"),
-                             meta.at(m + "lora_wk_l1.weight"), meta.at(m + "lora_wk_l2.weight"), false);
-  const auto s_hf = scores(x, hf.at(h + "q_proj.weight"), hf.at(h + "q_proj.bias"), hf.at(h + "q_proj.lora_A.weight"),
-                           hf.at(h + "q_proj.lora_B.weight"), hf.at(h + "k_proj.weight"),
-                           hf.at(h + "k_proj.lora_A.weight"), hf.at(h + "k_proj.lora_B.weight"), true);
-  IBLLM_CHECK_TENSOR(s_hf, s_meta, 1e-5, 1e-4);  // fp32 sums of 16 products; atol for near-zero scores
+  const auto s_meta =
+      scores(x, meta.at(m + "wq.weight"), meta.at(m + "wq.bias"), meta.at(m + "lora_wq_l1.weight"),
+             meta.at(m + "lora_wq_l2.weight"), meta.at(m + "wk.weight"),
+             meta.at(m + "lora_wk_l1.weight"), meta.at(m + "lora_wk_l2.weight"), false);
+  const auto s_hf = scores(x, hf.at(h + "q_proj.weight"), hf.at(h + "q_proj.bias"),
+                           hf.at(h + "q_proj.lora_A.weight"), hf.at(h + "q_proj.lora_B.weight"),
+                           hf.at(h + "k_proj.weight"), hf.at(h + "k_proj.lora_A.weight"),
+                           hf.at(h + "k_proj.lora_B.weight"), true);
+  IBLLM_CHECK_TENSOR(s_hf, s_meta, 1e-5,
+                     1e-4);  // fp32 sums of 16 products; atol for near-zero scores
   // Without permuting the deltas the scores differ: the rule is needed.
-  const auto s_wrong = scores(x, hf.at(h + "q_proj.weight"), meta.at(m + "wq.bias"), hf.at(h + "q_proj.lora_A.weight"),
-                              meta.at(m + "lora_wq_l2.weight"), hf.at(h + "k_proj.weight"),
-                              hf.at(h + "k_proj.lora_A.weight"), hf.at(h + "k_proj.lora_B.weight"), true);
+  const auto s_wrong = scores(x, hf.at(h + "q_proj.weight"), meta.at(m + "wq.bias"),
+                              hf.at(h + "q_proj.lora_A.weight"), meta.at(m + "lora_wq_l2.weight"),
+                              hf.at(h + "k_proj.weight"), hf.at(h + "k_proj.lora_A.weight"),
+                              hf.at(h + "k_proj.lora_B.weight"), true);
   CHECK((s_wrong - s_meta).abs().max().item<float>() > 1e-2f);
 }
 
@@ -211,6 +227,7 @@ TEST_CASE("llama key map: model-parallel Meta shards merge by layer type", "[io]
   CHECK_THROWS_WITH(merge_meta_shards(bad), Catch::Matchers::Contains("norm.weight"));
   bad = shards;
   bad[1].erase("layers.1.attention.wo.weight");
-  CHECK_THROWS_WITH(merge_meta_shards(bad), Catch::Matchers::Contains("layers.1.attention.wo.weight"));
+  CHECK_THROWS_WITH(merge_meta_shards(bad),
+                    Catch::Matchers::Contains("layers.1.attention.wo.weight"));
   CHECK_THROWS_AS(meta_shard_dim("layers.0.attention.lora_wq_l1.weight"), IoError);
 }

@@ -40,8 +40,10 @@ std::string error_of(const std::string& bytes) {
 TEST_CASE("unpickler: protocol 2 scalars and containers", "[io]") {
   // pickle.dumps({'a': [1, -2, 3.5], 'b': (True, None)}, protocol=2)
   const std::string p2 = bytes(
-      "\x80\x02}q\x00(X\x01\x00\x00\x00" "aq\x01]q\x02(K\x01J\xfe\xff\xff\xffG@\x0c\x00\x00\x00\x00\x00\x00"
-      "eX\x01\x00\x00\x00" "bq\x03\x88N\x86q\x04u.");
+      "\x80\x02}q\x00(X\x01\x00\x00\x00"
+      "aq\x01]q\x02(K\x01J\xfe\xff\xff\xffG@\x0c\x00\x00\x00\x00\x00\x00"
+      "eX\x01\x00\x00\x00"
+      "bq\x03\x88N\x86q\x04u.");
   const auto v = parse(p2);
   REQUIRE(v->kind == Kind::kDict);
   CHECK(v->repr() == "{'a': [1, -2, 3.5], 'b': (True, None)}");
@@ -51,8 +53,10 @@ TEST_CASE("unpickler: protocol 2 scalars and containers", "[io]") {
 TEST_CASE("unpickler: protocol 4 framing, memoize and stack_global", "[io]") {
   // pickle.dumps(collections.OrderedDict(x=b'\x01'), protocol=4)
   const std::string p4 = bytes(
-      "\x80\x04\x95+\x00\x00\x00\x00\x00\x00\x00\x8c\x0b""collections\x94\x8c\x0bOrderedDict\x94\x93\x94)R\x94"
-      "\x8c\x01x\x94""C\x01\x01\x94s.");
+      "\x80\x04\x95+\x00\x00\x00\x00\x00\x00\x00\x8c\x0b"
+      "collections\x94\x8c\x0bOrderedDict\x94\x93\x94)R\x94"
+      "\x8c\x01x\x94"
+      "C\x01\x01\x94s.");
   const auto v = parse(p4);
   REQUIRE(v->kind == Kind::kDict);
   CHECK(v->str == "collections.OrderedDict");
@@ -63,7 +67,8 @@ TEST_CASE("unpickler: protocol 4 framing, memoize and stack_global", "[io]") {
 TEST_CASE("unpickler: unknown classes become inspectable objects with a warning", "[io]") {
   // pickle.dumps(types.SimpleNamespace(k=1), protocol=2)
   const std::string p = bytes(
-      "\x80\x02""ctypes\nSimpleNamespace\nq\x00)Rq\x01}q\x02X\x01\x00\x00\x00kq\x03K\x01sb.");
+      "\x80\x02"
+      "ctypes\nSimpleNamespace\nq\x00)Rq\x01}q\x02X\x01\x00\x00\x00kq\x03K\x01sb.");
   std::vector<std::string> warnings;
   const auto v = parse(p, &warnings);
   CHECK(v->kind == Kind::kObject);
@@ -85,6 +90,7 @@ TEST_CASE("unpickler: malformed input is rejected with the reason", "[io]") {
   // Legacy text protocol opcodes are named.
   CHECK_THAT(error_of("S'x'\n."), Catch::Matchers::Contains("protocol 0/1"));
   // Rebuild functions for unsupported tensor kinds name the construct.
-  CHECK_THAT(error_of("\x80\x02""ctorch._utils\n_rebuild_qtensor\n)R."),
+  CHECK_THAT(error_of("\x80\x02"
+                      "ctorch._utils\n_rebuild_qtensor\n)R."),
              Catch::Matchers::Contains("torch._utils._rebuild_qtensor"));
 }

@@ -97,8 +97,8 @@ TEST_CASE("safetensors writer: non-contiguous input and the reference byte layou
   const auto dir = ibllm::test::scratch_dir("io_st_layout");
   auto base = at::arange(12, at::kFloat).reshape({3, 4});
   std::map<std::string, at::Tensor> tensors{
-      {"t", base.t()},                                       // non-contiguous
-      {"h", at::arange(3, at::kHalf)},                       // odd count of 2-byte items
+      {"t", base.t()},                  // non-contiguous
+      {"h", at::arange(3, at::kHalf)},  // odd count of 2-byte items
       {"d", at::arange(2, at::kDouble)},
       {"b", at::tensor({1, 0, 1}, at::kByte).to(at::kBool)},
   };
@@ -107,7 +107,7 @@ TEST_CASE("safetensors writer: non-contiguous input and the reference byte layou
   const std::string file = slurp(path);
   uint64_t n = 0;
   for (int i = 7; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(file[i]);
-  CHECK(n % 8 == 0);                      // header padded so the buffer starts 8-aligned
+  CHECK(n % 8 == 0);  // header padded so the buffer starts 8-aligned
   REQUIRE(8 + n <= file.size());
   const std::string header = file.substr(8, n);
   CHECK(header.front() == '{');
@@ -148,7 +148,8 @@ TEST_CASE("safetensors reads alias the mapping (zero copy) and keep it alive", "
 }
 
 TEST_CASE("safetensors reads files written by the Python fixture writer", "[io]") {
-  const auto p = ibllm::test::source_dir() / "tests/golden/fixtures/io/pth_dtypes.expected.safetensors";
+  const auto p =
+      ibllm::test::source_dir() / "tests/golden/fixtures/io/pth_dtypes.expected.safetensors";
   const auto t = read_safetensors(p.string());
   REQUIRE(t.size() == 12);
   CHECK(t.at("bf16").scalar_type() == at::kBFloat16);
@@ -174,11 +175,12 @@ TEST_CASE("safetensors rejects malformed files naming file and tensor", "[io]") 
   }
   SECTION("huge header length") {
     const auto msg = open_error(write_raw(dir, "huge.safetensors", "{}", "", 200'000'000));
-    CHECK_THAT(msg, Catch::Matchers::Contains("huge.safetensors") &&
-                        Catch::Matchers::Contains("100 MB"));
+    CHECK_THAT(
+        msg, Catch::Matchers::Contains("huge.safetensors") && Catch::Matchers::Contains("100 MB"));
   }
   SECTION("header longer than the file") {
-    const auto msg = open_error(write_raw(dir, "short.safetensors", "{" + ok_entry + "}", "", 5000));
+    const auto msg =
+        open_error(write_raw(dir, "short.safetensors", "{" + ok_entry + "}", "", 5000));
     CHECK_THAT(msg, Catch::Matchers::Contains("truncated"));
   }
   SECTION("bad JSON") {
@@ -194,45 +196,50 @@ TEST_CASE("safetensors rejects malformed files naming file and tensor", "[io]") 
   SECTION("byte count does not match the shape") {
     const auto msg = open_error(write_raw(
         dir, "cnt.safetensors", R"({"w":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", buf8));
-    CHECK_THAT(msg, Catch::Matchers::Contains("'w'") && Catch::Matchers::Contains("needs 12 bytes"));
+    CHECK_THAT(msg,
+               Catch::Matchers::Contains("'w'") && Catch::Matchers::Contains("needs 12 bytes"));
   }
   SECTION("range outside the buffer (truncated data)") {
     const auto msg = open_error(write_raw(dir, "oob.safetensors", "{" + ok_entry + "}", "1234"));
     CHECK_THAT(msg, Catch::Matchers::Contains("'w'") && Catch::Matchers::Contains("past the end"));
   }
   SECTION("overlapping ranges") {
-    const auto msg = open_error(write_raw(
-        dir, "ovl.safetensors",
-        R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-        R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
-        std::string(12, '\0')));
+    const auto msg =
+        open_error(write_raw(dir, "ovl.safetensors",
+                             R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+                             std::string(12, '\0')));
     CHECK_THAT(msg, Catch::Matchers::Contains("'b'") && Catch::Matchers::Contains("overlaps") &&
                         Catch::Matchers::Contains("'a'"));
   }
   SECTION("gap between ranges") {
-    const auto msg = open_error(write_raw(
-        dir, "gap.safetensors",
-        R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-        R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
-        std::string(12, '\0')));
+    const auto msg =
+        open_error(write_raw(dir, "gap.safetensors",
+                             R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                             R"("b":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}})",
+                             std::string(12, '\0')));
     CHECK_THAT(msg, Catch::Matchers::Contains("gap") && Catch::Matchers::Contains("'b'"));
   }
   SECTION("uncovered trailing bytes") {
-    const auto msg = open_error(write_raw(dir, "tail.safetensors", "{" + ok_entry + "}", buf8 + "xx"));
+    const auto msg =
+        open_error(write_raw(dir, "tail.safetensors", "{" + ok_entry + "}", buf8 + "xx"));
     CHECK_THAT(msg, Catch::Matchers::Contains("trailing") && Catch::Matchers::Contains("'w'"));
   }
   SECTION("negative shape, bad offsets, non-string metadata") {
-    CHECK_THAT(open_error(write_raw(dir, "neg.safetensors",
-                                    R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", buf8)),
-               Catch::Matchers::Contains("non-negative"));
-    CHECK_THAT(open_error(write_raw(dir, "off.safetensors",
-                                    R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", buf8)),
-               Catch::Matchers::Contains("end before begin"));
+    CHECK_THAT(
+        open_error(write_raw(dir, "neg.safetensors",
+                             R"({"w":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}})", buf8)),
+        Catch::Matchers::Contains("non-negative"));
+    CHECK_THAT(
+        open_error(write_raw(dir, "off.safetensors",
+                             R"({"w":{"dtype":"F32","shape":[2],"data_offsets":[8,0]}})", buf8)),
+        Catch::Matchers::Contains("end before begin"));
     CHECK_THAT(open_error(write_raw(dir, "md.safetensors", R"({"__metadata__":{"a":1}})", "")),
                Catch::Matchers::Contains("__metadata__"));
   }
   SECTION("a well-formed hand-written file passes") {
-    CHECK(open_error(write_raw(dir, "good.safetensors", "{" + ok_entry + "}", buf8)) == "<no error>");
+    CHECK(open_error(write_raw(dir, "good.safetensors", "{" + ok_entry + "}", buf8)) ==
+          "<no error>");
   }
 }
 

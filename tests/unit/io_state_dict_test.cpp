@@ -40,11 +40,13 @@ struct TinyImpl : torch::nn::Module {
 
 std::map<std::string, at::Tensor> full_checkpoint(TinyImpl& m) {
   std::map<std::string, at::Tensor> out;
-  for (const auto& [k, v] : module_state(m)) out[k] = at::rand_like(v.to(at::kFloat)).to(v.scalar_type()) + 1;
+  for (const auto& [k, v] : module_state(m))
+    out[k] = at::rand_like(v.to(at::kFloat)).to(v.scalar_type()) + 1;
   return out;
 }
 
-std::string error_of(TinyImpl& m, const std::map<std::string, at::Tensor>& sd, const StateDictOptions& o) {
+std::string error_of(TinyImpl& m, const std::map<std::string, at::Tensor>& sd,
+                     const StateDictOptions& o) {
   try {
     load_state_dict(m, sd, o);
   } catch (const CheckpointError& e) {
@@ -87,16 +89,17 @@ TEST_CASE("load_state_dict: strict failure lists every problem and loads nothing
   sd["blocks.0.bias"] = at::zeros({7});
   sd["blocks.1.weight"] = at::zeros({3, 3});
   const auto msg = error_of(m, sd, {});
-  for (const char* key : {"norm.weight", "bn.running_var", "extra.a", "extra.b", "blocks.0.bias",
-                          "blocks.1.weight", "2 missing", "2 unexpected", "2 shape mismatches",
-                          "nothing was loaded"}) {
+  for (const char* key :
+       {"norm.weight", "bn.running_var", "extra.a", "extra.b", "blocks.0.bias", "blocks.1.weight",
+        "2 missing", "2 unexpected", "2 shape mismatches", "nothing was loaded"}) {
     INFO(key);
     CHECK_THAT(msg, Catch::Matchers::Contains(key));
   }
   CHECK(at::equal(m.embed->weight, before));  // atomic: the valid keys were not copied either
 }
 
-TEST_CASE("load_state_dict: non-strict reports missing/unexpected but refuses shape errors", "[io]") {
+TEST_CASE("load_state_dict: non-strict reports missing/unexpected but refuses shape errors",
+          "[io]") {
   TinyImpl m;
   auto sd = full_checkpoint(m);
   sd.erase("norm.bias");
@@ -107,9 +110,11 @@ TEST_CASE("load_state_dict: non-strict reports missing/unexpected but refuses sh
   CHECK(r.missing == std::vector<std::string>{"norm.bias"});
   CHECK(r.unexpected == std::vector<std::string>{"unused"});
   CHECK(at::equal(m.norm->weight, sd.at("norm.weight")));
-  CHECK_THAT(r.summary(), Catch::Matchers::Contains("norm.bias") && Catch::Matchers::Contains("unused"));
+  CHECK_THAT(r.summary(),
+             Catch::Matchers::Contains("norm.bias") && Catch::Matchers::Contains("unused"));
   sd["norm.weight"] = at::zeros({3});
-  CHECK_THAT(error_of(m, sd, o), Catch::Matchers::Contains("norm.weight: model [2] Float, checkpoint [3] Float"));
+  CHECK_THAT(error_of(m, sd, o),
+             Catch::Matchers::Contains("norm.weight: model [2] Float, checkpoint [3] Float"));
 }
 
 TEST_CASE("load_state_dict: prefix rules, ignore globs, key collisions", "[io]") {
@@ -158,10 +163,12 @@ TEST_CASE("load_state_dict: dtype conversion on load, or an error when disabled"
   CHECK(at::equal(m.embed->weight, sd["embed.weight"].to(at::kFloat)));
   StateDictOptions o;
   o.convert_dtype = false;
-  CHECK_THAT(error_of(m, sd, o), Catch::Matchers::Contains("embed.weight: model [5, 4] Float, checkpoint [5, 4] Half"));
+  CHECK_THAT(error_of(m, sd, o),
+             Catch::Matchers::Contains("embed.weight: model [5, 4] Float, checkpoint [5, 4] Half"));
 }
 
-TEST_CASE("load_state_dict: a torch.save state_dict into the equivalent C++ module", "[io][golden]") {
+TEST_CASE("load_state_dict: a torch.save state_dict into the equivalent C++ module",
+          "[io][golden]") {
   TinyImpl m;
   PthFile f((ibllm::test::source_dir() / "tests/golden/fixtures/io/pth_state_dict.pt").string());
   const auto sd = f.tensors();
