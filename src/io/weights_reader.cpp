@@ -3,10 +3,12 @@
 
 #include <ATen/ATen.h>
 
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
 #include "src/core/error.h"
+#include "src/io/llama_key_map.h"
 #include "src/io/pth_reader.h"
 #include "src/io/safetensors.h"
 
@@ -28,6 +30,8 @@ const char* weights_format_name(WeightsFormat f) {
       return "safetensors (sharded)";
     case WeightsFormat::kPth:
       return "pytorch (torch.save)";
+    case WeightsFormat::kPthMetaShards:
+      return "pytorch (Meta model-parallel shards)";
   }
   return "?";
 }
@@ -37,7 +41,10 @@ WeightsFormat detect_weights_format(const std::string& path) {
     if (fs::exists(fs::path(path) / "model.safetensors.index.json"))
       return WeightsFormat::kSafetensorsSharded;
     if (fs::exists(fs::path(path) / "model.safetensors")) return WeightsFormat::kSafetensors;
-    throw IoError(path + ": directory holds no model.safetensors or model.safetensors.index.json",
+    if (fs::exists(fs::path(path) / "consolidated.00.pth")) return WeightsFormat::kPthMetaShards;
+    throw IoError(path +
+                      ": directory holds no model.safetensors, model.safetensors.index.json or "
+                      "consolidated.00.pth",
                   "pass the weights file itself");
   }
   if (ends_with(path, ".json")) return WeightsFormat::kSafetensorsSharded;
@@ -60,7 +67,9 @@ WeightsReader::WeightsReader(const std::string& path, const std::string& under)
     throw IoError(path + ": a container path ('" + under + "') only applies to .pth files");
   }
   std::string file = path;
-  if (fs::is_directory(path)) {
+  if (format_ == WeightsFormat::kPthMetaShards) {
+    open_meta_shards();
+  } else if (fs::is_directory(path)) {
     file =
         (fs::path(path) / (format_ == WeightsFormat::kSafetensors ? "model.safetensors"
                                                                   : "model.safetensors.index.json"))
@@ -84,10 +93,61 @@ WeightsReader::WeightsReader(const std::string& path, const std::string& under)
       for (const auto& t : pth_->tensor_infos(under))
         entries_.push_back({t.name, t.dtype, t.shape, t.nbytes});
       break;
+    case WeightsFormat::kPthMetaShards:
+      break;  // opened above
   }
   for (size_t k = 0; k < entries_.size(); ++k) {
     if (!index_.emplace(entries_[k].name, k).second) {
       throw IoError(path + ": tensor name '" + entries_[k].name + "' appears twice");
+    }
+  }
+}
+
+// consolidated.00.pth ... consolidated.NN.pth: entries from shard 0, shapes summed along each
+// tensor's split dimension; every shard must hold the same keys with compatible shapes.
+void WeightsReader::open_meta_shards() {
+  if (!under_.empty()) throw IoError(path_ + ": a container path does not apply to Meta shards");
+  for (int s = 0;; ++s) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "consolidated.%02d.pth", s);
+    const fs::path p = fs::path(path_) / name;
+    if (!fs::exists(p)) break;
+    meta_shards_.push_back(std::make_unique<PthFile>(p.string()));
+  }
+  std::vector<std::map<std::string, PthTensorInfo>> infos;
+  for (const auto& shard : meta_shards_) {
+    infos.emplace_back();
+    for (const auto& t : shard->tensor_infos()) infos.back().emplace(t.name, t);
+  }
+  for (const auto& t : meta_shards_[0]->tensor_infos()) {
+    const int64_t dim = meta_shards_.size() > 1 ? meta_shard_dim(t.name) : -1;
+    WeightsEntry e{t.name, t.dtype, t.shape, 0};
+    for (size_t s = 1; s < infos.size(); ++s) {
+      auto it = infos[s].find(t.name);
+      if (it == infos[s].end()) {
+        throw IoError(path_ + ": tensor '" + t.name +
+                      "' is in consolidated.00.pth but not in shard " + std::to_string(s));
+      }
+      const auto& o = it->second;
+      bool compatible = o.dtype == t.dtype && o.shape.size() == t.shape.size();
+      for (size_t d = 0; compatible && d < t.shape.size(); ++d) {
+        compatible = static_cast<int64_t>(d) == dim || o.shape[d] == t.shape[d];
+      }
+      if (!compatible) {
+        throw IoError(path_ + ": tensor '" + t.name +
+                      "' has incompatible shapes/dtypes across shards");
+      }
+      if (dim >= 0) e.shape[dim] += o.shape[dim];
+    }
+    uint64_t n = at::elementSize(e.dtype);
+    for (auto d : e.shape) n *= static_cast<uint64_t>(d);
+    e.nbytes = n;
+    entries_.push_back(std::move(e));
+  }
+  for (size_t s = 1; s < infos.size(); ++s) {
+    if (infos[s].size() != infos[0].size()) {
+      throw IoError(path_ + ": shard " + std::to_string(s) +
+                    " holds tensors that consolidated.00.pth lacks");
     }
   }
 }
@@ -114,6 +174,12 @@ at::Tensor WeightsReader::tensor(const std::string& name, bool copy) const {
       const std::string full = under_.empty() ? name : under_ + "/" + name;
       return pth_->tensor(full, copy ? PthLoad::kCopy : PthLoad::kMap);
     }
+    case WeightsFormat::kPthMetaShards: {
+      std::vector<at::Tensor> parts;
+      for (const auto& shard : meta_shards_)
+        parts.push_back(shard->tensor(name, copy ? PthLoad::kCopy : PthLoad::kMap));
+      return merge_meta_shard_tensor(name, parts);
+    }
   }
   return {};
 }
@@ -126,6 +192,11 @@ std::map<std::string, at::Tensor> WeightsReader::tensors() const {
       return sharded_->tensors();
     case WeightsFormat::kPth:
       return pth_->tensors(under_);
+    case WeightsFormat::kPthMetaShards: {
+      std::map<std::string, at::Tensor> out;
+      for (const auto& e : entries_) out.emplace(e.name, tensor(e.name));
+      return out;
+    }
   }
   return {};
 }

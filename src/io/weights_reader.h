@@ -1,5 +1,6 @@
 // One way to open any weights file a user brings: a .safetensors file, a sharded
-// `*.safetensors.index.json` (or a directory holding one), or a torch.save `.pth`/`.pt`/`.bin`.
+// `*.safetensors.index.json` (or a directory holding one), a torch.save `.pth`/`.pt`/`.bin`, or a
+// directory of Meta model-parallel shards `consolidated.0N.pth` (merged tensor by tensor).
 // The format is decided by magic bytes, not the extension. Entries are known without reading
 // tensor data; tensors are then fetched one at a time (mapped, or copied for bounded memory).
 #pragma once
@@ -17,7 +18,7 @@ class SafetensorsFile;
 class ShardedSafetensors;
 class PthFile;
 
-enum class WeightsFormat { kSafetensors, kSafetensorsSharded, kPth };
+enum class WeightsFormat { kSafetensors, kSafetensorsSharded, kPth, kPthMetaShards };
 
 WeightsFormat detect_weights_format(const std::string& path);
 const char* weights_format_name(WeightsFormat format);
@@ -48,12 +49,15 @@ class WeightsReader {
   const PthFile* pth() const { return pth_.get(); }  // non-tensor values, warnings
 
  private:
+  void open_meta_shards();
+
   std::string path_;
   std::string under_;
   WeightsFormat format_;
   std::unique_ptr<SafetensorsFile> st_;
   std::unique_ptr<ShardedSafetensors> sharded_;
   std::unique_ptr<PthFile> pth_;
+  std::vector<std::unique_ptr<PthFile>> meta_shards_;  // consolidated.00.pth, .01, ...
   std::vector<WeightsEntry> entries_;
   std::map<std::string, size_t> index_;
 };

@@ -8,8 +8,11 @@
 #include <fstream>
 
 #include "src/core/error.h"
+#include "src/io/convert.h"
+#include "src/io/llama_key_map.h"
 #include "src/io/pth_reader.h"
 #include "src/io/safetensors.h"
+#include "src/io/weights_reader.h"
 #include "tests/support/catch.h"
 #include "tests/support/paths.h"
 
@@ -212,4 +215,31 @@ TEST_CASE("pth: unsupported files fail naming the construct", "[io][golden]") {
   CHECK_THAT(error_of((dir / "cut.pth").string()),
              Catch::Matchers::Contains("cut.pth") && Catch::Matchers::Contains("zip"));
   CHECK_THAT(error_of((dir / "missing.pth").string()), Catch::Matchers::Contains("cannot open"));
+}
+
+TEST_CASE("pth: Meta model-parallel shards merge into the full checkpoint", "[io][golden]") {
+  const std::string dir = fixture("meta_shards");
+  const auto want = read_safetensors(fixture("meta_shards.expected.safetensors"));
+  CHECK(detect_weights_format(dir) == WeightsFormat::kPthMetaShards);
+  WeightsReader r(dir);
+  REQUIRE(r.entries().size() == want.size());
+  for (const auto& e : r.entries()) {
+    INFO(e.name);
+    CHECK(at::IntArrayRef(e.shape) == want.at(e.name).sizes());  // known before reading data
+  }
+  const auto got = r.tensors();
+  for (const auto& [k, v] : want) {
+    INFO(k);
+    CHECK(at::equal(got.at(k), v));
+    CHECK(at::equal(r.tensor(k, /*copy=*/true), v));
+  }
+  // Streaming conversion straight to HF names, heads from the shards' params.json.
+  const auto out = ibllm::test::scratch_dir("io_meta_shards") / "hf.safetensors";
+  ConvertOptions o;
+  o.map = KeyMap::kMetaToHf;
+  convert_weights(dir, out.string(), o);
+  const auto hf = read_safetensors(out.string());
+  const auto expect_hf = meta_to_hf_llama(want, {2, 0, ""});
+  REQUIRE(hf.size() == expect_hf.size());
+  for (const auto& [k, v] : expect_hf) CHECK(at::equal(hf.at(k), v));
 }

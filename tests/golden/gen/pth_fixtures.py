@@ -156,7 +156,37 @@ def main():
     torch.save({"s": torch.eye(3).to_sparse()}, os.path.join(OUT, "pth_sparse.pt"))
     torch.jit.save(torch.jit.script(torch.nn.ReLU()), os.path.join(OUT, "pth_torchscript.pt"))
 
-    # 9. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
+    # 9. a model-parallel Meta checkpoint (two consolidated.0N.pth shards, LLaMA-13B style splits)
+    g = torch.Generator().manual_seed(2)
+    dim, ffn, vocab = 8, 12, 10
+    full = collections.OrderedDict([
+        ("tok_embeddings.weight", torch.randn(vocab, dim, generator=g).half()),
+        ("norm.weight", torch.randn(dim, generator=g).half()),
+        ("output.weight", torch.randn(vocab, dim, generator=g).half()),
+        ("rope.freqs", torch.randn(2, generator=g)),
+    ])
+    for w in ["wq", "wk", "wv", "wo"]:
+        full["layers.0.attention.%s.weight" % w] = torch.randn(dim, dim, generator=g).half()
+    full["layers.0.feed_forward.w1.weight"] = torch.randn(ffn, dim, generator=g).half()
+    full["layers.0.feed_forward.w2.weight"] = torch.randn(dim, ffn, generator=g).half()
+    full["layers.0.feed_forward.w3.weight"] = torch.randn(ffn, dim, generator=g).half()
+    full["layers.0.attention_norm.weight"] = torch.randn(dim, generator=g).half()
+    full["layers.0.ffn_norm.weight"] = torch.randn(dim, generator=g).half()
+    split_dim = {"tok_embeddings.weight": 1, "output.weight": 0, "attention.wq": 0, "attention.wk": 0,
+                 "attention.wv": 0, "attention.wo": 1, "w1": 0, "w2": 1, "w3": 0}
+    shard_dir = os.path.join(OUT, "meta_shards")
+    os.makedirs(shard_dir, exist_ok=True)
+    for s in range(2):
+        part = collections.OrderedDict()
+        for k, v in full.items():
+            d = next((d for key, d in split_dim.items() if key in k), None)
+            part[k] = v if d is None else v.chunk(2, d)[s].clone()
+        torch.save(part, os.path.join(shard_dir, "consolidated.%02d.pth" % s))
+    with open(os.path.join(shard_dir, "params.json"), "w") as f:
+        f.write('{"dim": 8, "n_heads": 2, "n_layers": 1, "norm_eps": 1e-06, "vocab_size": -1}\n')
+    expected(full, "meta_shards")
+
+    # 10. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
     torch.save({"w": torch.ones(2)}, os.path.join(OUT, "pth_legacy.pt"),
                _use_new_zipfile_serialization=False)
 
