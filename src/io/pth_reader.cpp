@@ -264,15 +264,21 @@ const PthFile::Record& PthFile::record(const StorageRef& s) const {
     throw IoError(path_ + ": cannot locate record " + name + ": " + e.what_without_backtrace());
   }
   // Find the zip local header that ends exactly at the data: 30 bytes + name + extra field.
-  const uint64_t window = std::min<uint64_t>(r.offset, 30 + 1024 + 65535);
-  std::vector<uint8_t> buf(window);
-  pread_all(fd_, buf.data(), window, r.offset - window, path_);
-  for (uint64_t back = 30; back <= window; ++back) {
-    const uint8_t* h = buf.data() + (window - back);
-    if (rd32(h) != 0x04034b50) continue;
-    if (30 + static_cast<uint64_t>(rd16(h + 26)) + rd16(h + 28) != back) continue;
-    r.stored = rd16(h + 8) == 0;  // compression method 0 = stored
-    break;
+  // torch.save headers are ~100 bytes, so a 4 KB look-back almost always suffices; the wide one
+  // covers any zip.
+  for (const uint64_t limit : {uint64_t{4096}, uint64_t{30 + 65535 + 65535}}) {
+    const uint64_t window = std::min<uint64_t>(r.offset, limit);
+    std::vector<uint8_t> buf(window);
+    pread_all(fd_, buf.data(), window, r.offset - window, path_);
+    bool found = false;
+    for (uint64_t back = 30; back <= window && !found; ++back) {
+      const uint8_t* h = buf.data() + (window - back);
+      if (rd32(h) != 0x04034b50) continue;
+      if (30 + static_cast<uint64_t>(rd16(h + 26)) + rd16(h + 28) != back) continue;
+      r.stored = rd16(h + 8) == 0;  // compression method 0 = stored
+      found = true;
+    }
+    if (found || window < limit) break;
   }
   const uint64_t nbytes = static_cast<uint64_t>(s.numel) * at::elementSize(s.dtype);
   if (r.stored && r.offset + nbytes > file_size_) {

@@ -178,8 +178,8 @@ std::map<std::string, at::Tensor> to_device(const std::map<std::string, at::Tens
                                             c10::optional<at::ScalarType> dtype) {
   std::map<std::string, at::Tensor> out;
   for (const auto& [k, v] : tensors) {
-    out.emplace(
-        k, v.to(device, dtype.value_or(v.scalar_type()), /*non_blocking=*/false, /*copy=*/false));
+    const auto dt = dtype && at::isFloatingType(v.scalar_type()) ? *dtype : v.scalar_type();
+    out.emplace(k, v.to(device, dt, /*non_blocking=*/false, /*copy=*/false));
   }
   return out;
 }

@@ -73,7 +73,8 @@ LoadReport load_state_dict(torch::nn::Module& module,
 // Every parameter and buffer of a module by its dotted name (what a checkpoint must provide).
 std::map<std::string, at::Tensor> module_state(torch::nn::Module& module);
 
-// Moves/casts a whole map (e.g. to the GPU in bf16 for frozen towers) one tensor at a time.
+// Moves a whole map to `device`, casting floating-point tensors to `dtype` (integer and bool
+// tensors keep theirs), e.g. frozen towers to the GPU in bf16. No copy where nothing changes.
 std::map<std::string, at::Tensor> to_device(const std::map<std::string, at::Tensor>& tensors,
                                             at::Device device,
                                             c10::optional<at::ScalarType> dtype = c10::nullopt);

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
 
 #include "src/core/error.h"
 #include "src/io/llama_key_map.h"
@@ -20,6 +22,26 @@ bool ends_with(const std::string& s, const std::string& suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
+nlohmann::json read_index(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw IoError(path + ": cannot open sharded-checkpoint index");
+  try {
+    auto j = nlohmann::json::parse(in);
+    auto wm = j.find("weight_map");
+    if (j.is_object() && wm != j.end() && wm->is_object() && !wm->empty()) return j;
+  } catch (const nlohmann::json::parse_error& e) {
+    throw IoError(path + ": index is not well-formed JSON: " + e.what());
+  }
+  throw IoError(path + ": index has no non-empty \"weight_map\" object",
+                "expected {\"metadata\": {...}, \"weight_map\": {tensor: shard file}}");
+}
+
+bool is_zip(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  char head[4] = {};
+  in.read(head, 4);
+  return in.gcount() == 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4;
+}
 }  // namespace
 
 const char* weights_format_name(WeightsFormat f) {
@@ -30,6 +52,8 @@ const char* weights_format_name(WeightsFormat f) {
       return "safetensors (sharded)";
     case WeightsFormat::kPth:
       return "pytorch (torch.save)";
+    case WeightsFormat::kPthSharded:
+      return "pytorch (sharded index)";
     case WeightsFormat::kPthMetaShards:
       return "pytorch (Meta model-parallel shards)";
   }
@@ -42,12 +66,20 @@ WeightsFormat detect_weights_format(const std::string& path) {
       return WeightsFormat::kSafetensorsSharded;
     if (fs::exists(fs::path(path) / "model.safetensors")) return WeightsFormat::kSafetensors;
     if (fs::exists(fs::path(path) / "consolidated.00.pth")) return WeightsFormat::kPthMetaShards;
+    if (fs::exists(fs::path(path) / "pytorch_model.bin.index.json"))
+      return WeightsFormat::kPthSharded;
+    if (fs::exists(fs::path(path) / "pytorch_model.bin")) return WeightsFormat::kPth;
     throw IoError(path +
                       ": directory holds no model.safetensors, model.safetensors.index.json or "
                       "consolidated.00.pth",
                   "pass the weights file itself");
   }
-  if (ends_with(path, ".json")) return WeightsFormat::kSafetensorsSharded;
+  if (ends_with(path, ".json")) {  // the shards' content decides: torch.save zips or safetensors
+    const auto j = read_index(path);
+    const fs::path first =
+        fs::path(path).parent_path() / j["weight_map"].begin()->get<std::string>();
+    return is_zip(first) ? WeightsFormat::kPthSharded : WeightsFormat::kSafetensorsSharded;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(path + ": cannot open", "check the path");
   unsigned char head[9] = {};
@@ -69,6 +101,11 @@ WeightsReader::WeightsReader(const std::string& path, const std::string& under)
   std::string file = path;
   if (format_ == WeightsFormat::kPthMetaShards) {
     open_meta_shards();
+  } else if (format_ == WeightsFormat::kPthSharded) {
+    open_pth_index(
+        fs::is_directory(path) ? (fs::path(path) / "pytorch_model.bin.index.json").string() : path);
+  } else if (fs::is_directory(path) && format_ == WeightsFormat::kPth) {
+    file = (fs::path(path) / "pytorch_model.bin").string();
   } else if (fs::is_directory(path)) {
     file =
         (fs::path(path) / (format_ == WeightsFormat::kSafetensors ? "model.safetensors"
@@ -93,6 +130,7 @@ WeightsReader::WeightsReader(const std::string& path, const std::string& under)
       for (const auto& t : pth_->tensor_infos(under))
         entries_.push_back({t.name, t.dtype, t.shape, t.nbytes});
       break;
+    case WeightsFormat::kPthSharded:
     case WeightsFormat::kPthMetaShards:
       break;  // opened above
   }
@@ -152,6 +190,44 @@ void WeightsReader::open_meta_shards() {
   }
 }
 
+// pytorch_model.bin.index.json: like the safetensors index, over torch.save shards. Every listed
+// tensor must be in its shard and every shard tensor listed for that shard.
+void WeightsReader::open_pth_index(const std::string& index_path) {
+  if (!under_.empty()) throw IoError(index_path + ": a container path does not apply to an index");
+  const auto j = read_index(index_path);
+  const fs::path dir = fs::path(index_path).parent_path();
+  std::map<std::string, size_t> shard_index;
+  std::vector<std::map<std::string, PthTensorInfo>> infos;
+  for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
+    if (!it->is_string())
+      throw IoError(index_path + ": weight_map['" + it.key() + "'] is not a string");
+    const std::string shard = it->get<std::string>();
+    if (!shard_index.count(shard)) {
+      shard_index[shard] = pth_shards_.size();
+      pth_shards_.push_back(std::make_unique<PthFile>((dir / shard).string()));
+      infos.emplace_back();
+      for (const auto& t : pth_shards_.back()->tensor_infos()) infos.back().emplace(t.name, t);
+    }
+    const size_t s = shard_index[shard];
+    auto t = infos[s].find(it.key());
+    if (t == infos[s].end()) {
+      throw IoError(index_path + ": tensor '" + it.key() + "' is listed in shard " + shard +
+                    " but that file does not contain it");
+    }
+    pth_shard_of_[it.key()] = s;
+    entries_.push_back({it.key(), t->second.dtype, t->second.shape, t->second.nbytes});
+  }
+  for (const auto& [shard, s] : shard_index) {
+    for (const auto& [name, info] : infos[s]) {
+      auto it = pth_shard_of_.find(name);
+      if (it == pth_shard_of_.end() || it->second != s) {
+        throw IoError((dir / shard).string() + ": tensor '" + name +
+                      "' is not listed for this shard in " + index_path);
+      }
+    }
+  }
+}
+
 WeightsReader::~WeightsReader() = default;
 
 const WeightsEntry& WeightsReader::entry(const std::string& name) const {
@@ -174,6 +250,9 @@ at::Tensor WeightsReader::tensor(const std::string& name, bool copy) const {
       const std::string full = under_.empty() ? name : under_ + "/" + name;
       return pth_->tensor(full, copy ? PthLoad::kCopy : PthLoad::kMap);
     }
+    case WeightsFormat::kPthSharded:
+      return pth_shards_[pth_shard_of_.at(name)]->tensor(name,
+                                                         copy ? PthLoad::kCopy : PthLoad::kMap);
     case WeightsFormat::kPthMetaShards: {
       std::vector<at::Tensor> parts;
       for (const auto& shard : meta_shards_)
@@ -192,6 +271,7 @@ std::map<std::string, at::Tensor> WeightsReader::tensors() const {
       return sharded_->tensors();
     case WeightsFormat::kPth:
       return pth_->tensors(under_);
+    case WeightsFormat::kPthSharded:
     case WeightsFormat::kPthMetaShards: {
       std::map<std::string, at::Tensor> out;
       for (const auto& e : entries_) out.emplace(e.name, tensor(e.name));

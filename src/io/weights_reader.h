@@ -1,6 +1,7 @@
 // One way to open any weights file a user brings: a .safetensors file, a sharded
-// `*.safetensors.index.json` (or a directory holding one), a torch.save `.pth`/`.pt`/`.bin`, or a
-// directory of Meta model-parallel shards `consolidated.0N.pth` (merged tensor by tensor).
+// `*.safetensors.index.json` (or a directory holding one), a torch.save `.pth`/`.pt`/`.bin`, a
+// `pytorch_model.bin.index.json` over torch.save shards, or a directory of Meta model-parallel
+// shards `consolidated.0N.pth` (merged tensor by tensor).
 // The format is decided by magic bytes, not the extension. Entries are known without reading
 // tensor data; tensors are then fetched one at a time (mapped, or copied for bounded memory).
 #pragma once
@@ -18,7 +19,13 @@ class SafetensorsFile;
 class ShardedSafetensors;
 class PthFile;
 
-enum class WeightsFormat { kSafetensors, kSafetensorsSharded, kPth, kPthMetaShards };
+enum class WeightsFormat {
+  kSafetensors,
+  kSafetensorsSharded,  // model.safetensors.index.json
+  kPth,
+  kPthSharded,     // pytorch_model.bin.index.json (HF shards saved with torch.save)
+  kPthMetaShards,  // consolidated.00.pth, .01, ... (model-parallel, merged per tensor)
+};
 
 WeightsFormat detect_weights_format(const std::string& path);
 const char* weights_format_name(WeightsFormat format);
@@ -50,6 +57,7 @@ class WeightsReader {
 
  private:
   void open_meta_shards();
+  void open_pth_index(const std::string& index_path);
 
   std::string path_;
   std::string under_;
@@ -58,6 +66,8 @@ class WeightsReader {
   std::unique_ptr<ShardedSafetensors> sharded_;
   std::unique_ptr<PthFile> pth_;
   std::vector<std::unique_ptr<PthFile>> meta_shards_;  // consolidated.00.pth, .01, ...
+  std::vector<std::unique_ptr<PthFile>> pth_shards_;   // kPthSharded
+  std::map<std::string, size_t> pth_shard_of_;
   std::vector<WeightsEntry> entries_;
   std::map<std::string, size_t> index_;
 };

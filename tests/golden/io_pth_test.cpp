@@ -58,8 +58,9 @@ std::string error_of(const std::string& path) {
 }  // namespace
 
 TEST_CASE("pth: tensors from torch.save files match bitwise", "[io][golden]") {
-  for (const char* stem : {"pth_dtypes", "pth_state_dict", "pth_views", "pth_nested",
-                           "pth_training_ckpt", "pth_single", "pth_wrapped", "pth_protocol4"}) {
+  for (const char* stem :
+       {"pth_dtypes", "pth_state_dict", "pth_views", "pth_nested", "pth_training_ckpt",
+        "pth_single", "pth_wrapped", "pth_protocol4", "pth_deflated"}) {
     SECTION(stem) { check_against_expected(stem); }
   }
 }
@@ -242,4 +243,18 @@ TEST_CASE("pth: Meta model-parallel shards merge into the full checkpoint", "[io
   const auto expect_hf = meta_to_hf_llama(want, {2, 0, ""});
   REQUIRE(hf.size() == expect_hf.size());
   for (const auto& [k, v] : expect_hf) CHECK(at::equal(hf.at(k), v));
+}
+
+TEST_CASE("pth: Hugging Face pytorch_model.bin shards with an index", "[io][golden]") {
+  const std::string dir = fixture("hf_bin_shards");
+  const auto want = read_safetensors(fixture("pth_state_dict.expected.safetensors"));
+  for (const auto& source : {dir, dir + "/pytorch_model.bin.index.json"}) {
+    INFO(source);
+    CHECK(detect_weights_format(source) == WeightsFormat::kPthSharded);
+    const auto got = read_weights(source);
+    REQUIRE(got.size() == want.size());
+    for (const auto& [k, v] : want) CHECK(at::equal(got.at(k), v));
+  }
+  WeightsReader r(dir);
+  CHECK(at::equal(r.tensor("bn.running_mean", /*copy=*/true), want.at("bn.running_mean")));
 }

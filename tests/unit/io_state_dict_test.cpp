@@ -192,3 +192,14 @@ TEST_CASE("load_state_dict: straight to the GPU from a mapped file", "[io][.gpu]
   const auto moved = to_device(sd, at::Device(at::kCUDA, 0), at::kBFloat16);
   CHECK(moved.at("embed.weight").scalar_type() == at::kBFloat16);
 }
+
+TEST_CASE("to_device casts floating tensors and moves a whole map", "[io]") {
+  const std::map<std::string, at::Tensor> sd{{"a", at::arange(4, at::kFloat)},
+                                             {"n", at::ones({2}, at::kLong)}};
+  const auto same = to_device(sd, at::Device(at::kCPU));
+  CHECK(same.at("a").data_ptr() == sd.at("a").data_ptr());  // no copy when nothing changes
+  const auto half = to_device(sd, at::Device(at::kCPU), at::kHalf);
+  CHECK(half.at("a").scalar_type() == at::kHalf);
+  CHECK(half.at("n").scalar_type() == at::kLong);  // integer buffers are never cast
+  CHECK(at::equal(half.at("a").to(at::kFloat), sd.at("a")));
+}

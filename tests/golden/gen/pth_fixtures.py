@@ -4,8 +4,10 @@ plus, for each, a safetensors file holding the tensors the C++ reader must produ
 Run: /usr/bin/python3 tests/golden/gen/pth_fixtures.py   (writes tests/golden/fixtures/io/)"""
 import argparse
 import collections
+import json
 import os
 import sys
+import zipfile
 
 import numpy as np
 import torch
@@ -80,6 +82,14 @@ def main():
     }
     torch.save(views, os.path.join(OUT, "pth_views.pt"))
     expected({k: v.contiguous() for k, v in views.items()}, "pth_views")
+    # the same archive re-zipped with deflate (as a generic zip tool would): records are not
+    # readable in place, the reader must extract them
+    with zipfile.ZipFile(os.path.join(OUT, "pth_views.pt")) as src, \
+            zipfile.ZipFile(os.path.join(OUT, "pth_deflated.pt"), "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2024, 1, 1, 0, 0, 0)),
+                         src.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+    expected({k: v.contiguous() for k, v in views.items()}, "pth_deflated")
 
     # 4. plain python values and nested containers, Parameters, numpy scalars
     p = torch.nn.Parameter(torch.tensor([1.5, -2.5]))
@@ -186,7 +196,19 @@ def main():
         f.write('{"dim": 8, "n_heads": 2, "n_layers": 1, "norm_eps": 1e-06, "vocab_size": -1}\n')
     expected(full, "meta_shards")
 
-    # 10. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
+    # 10. Hugging Face style torch.save shards with pytorch_model.bin.index.json
+    bin_dir = os.path.join(OUT, "hf_bin_shards")
+    os.makedirs(bin_dir, exist_ok=True)
+    names = list(sd.keys())
+    weight_map = {}
+    for s, part_names in enumerate([names[:6], names[6:]]):
+        fname = "pytorch_model-%05d-of-00002.bin" % (s + 1)
+        torch.save(collections.OrderedDict((n, sd[n]) for n in part_names), os.path.join(bin_dir, fname))
+        weight_map.update({n: fname for n in part_names})
+    with open(os.path.join(bin_dir, "pytorch_model.bin.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": 0}, "weight_map": weight_map}, f, indent=2)
+
+    # 11. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
     torch.save({"w": torch.ones(2)}, os.path.join(OUT, "pth_legacy.pt"),
                _use_new_zipfile_serialization=False)
 
