@@ -155,12 +155,6 @@ PthFile::PthFile(const std::string& path) : path_(path) {
                     "' byte order; only little-endian is supported");
     }
   }
-  struct stat st {};
-  fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd_ < 0 || ::fstat(fd_, &st) != 0)
-    throw IoError(path + ": cannot open: " + std::strerror(errno));
-  file_size_ = static_cast<uint64_t>(st.st_size);
-
   auto [pkl, pkl_size] = zip_->getRecord("data.pkl");
   UnpicklerHooks hooks;
   hooks.warn = [this](const std::string& w) { warnings_.push_back(w); };
@@ -202,6 +196,17 @@ PthFile::PthFile(const std::string& path) : path_(path) {
     return v;
   };
   root_ = unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, hooks, path_ + ":data.pkl");
+
+  // Opened last: nothing after this can throw, so the destructor always closes it.
+  struct stat st {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw IoError(path + ": cannot open: " + std::strerror(err));
+  }
+  fd_ = fd;
+  file_size_ = static_cast<uint64_t>(st.st_size);
 }
 
 PthFile::~PthFile() {

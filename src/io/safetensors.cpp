@@ -463,7 +463,11 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Spec> 
   uint8_t len[8];
   for (int i = 0; i < 8; ++i) len[i] = static_cast<uint8_t>((h.size() >> (8 * i)) & 0xff);
   if (std::fwrite(len, 1, 8, f) != 8 || std::fwrite(h.data(), 1, h.size(), f) != h.size()) {
-    throw IoError(tmp_path_ + ": write failed: " + std::strerror(errno));
+    const int err = errno;
+    std::fclose(f);  // the destructor does not run for a constructor that throws
+    fp_ = nullptr;
+    std::remove(tmp_path_.c_str());
+    throw IoError(tmp_path_ + ": write failed: " + std::strerror(err), "is the disk full?");
   }
   written_ = 8 + h.size();
 }
