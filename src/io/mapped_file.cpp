@@ -32,7 +32,7 @@ std::shared_ptr<MappedFile> MappedFile::open(const std::string& path) {
   const auto size = static_cast<uint64_t>(st.st_size);
   uint8_t* data = nullptr;
   if (size > 0) {
-    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd, 0);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);

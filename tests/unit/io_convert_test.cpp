@@ -56,6 +56,7 @@ TEST_CASE("weights reader: format detection by content", "[io]") {
   CHECK_THROWS_WITH(detect_weights_format((dir / "junk.pth").string()),
                     Catch::Matchers::Contains("unknown weights format"));
   CHECK(read_weights((dir / "sh").string()).size() == 2);
+  CHECK(at::equal(WeightsReader((dir / "sh").string()).tensor("b", /*copy=*/true), at::ones({2})));
   const auto wrapped = read_weights(fixture("pth_wrapped.pt"), "model");
   CHECK(wrapped.count("prefix_query.weight") == 1);
   CHECK_THROWS_AS(WeightsReader((dir / "w.bin").string(), "model"), IoError);
