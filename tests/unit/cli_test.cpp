@@ -101,3 +101,39 @@ TEST_CASE("cli: check-config prints the resolved config or every problem", "[cli
   CHECK(missing.code == 2);
   CHECK(has(missing.output, "cannot open config file '/nonexistent.yaml'"));
 }
+
+TEST_CASE("cli: inspect lists tensors and non-tensor entries of a training checkpoint", "[cli][io]") {
+  auto fixture = (ibllm::test::source_dir() / "tests/golden/fixtures/io/pth_training_ckpt.pt").string();
+  auto r = run_cli("inspect " + fixture);
+  INFO(r.output);
+  CHECK(r.code == 0);
+  CHECK(has(r.output, "model/embed.weight"));
+  CHECK(has(r.output, "[5, 4]"));
+  CHECK(has(r.output, "epoch"));
+  auto missing = run_cli("inspect /nonexistent.pth");
+  CHECK(missing.code == 1);
+  CHECK(has(missing.output, "/nonexistent.pth"));
+  CHECK(run_cli("inspect").code == 2);
+  CHECK(run_cli("inspect " + fixture + " --max x").code == 2);
+}
+
+TEST_CASE("cli: convert streams a .pth into safetensors with a dtype cast and selection", "[cli][io]") {
+  auto fixture = (ibllm::test::source_dir() / "tests/golden/fixtures/io/pth_training_ckpt.pt").string();
+  auto out = (ibllm::test::scratch_dir("cli_convert") / "model.safetensors").string();
+  auto r = run_cli("convert " + fixture + " " + out +
+                   " --under model --dtype bf16 --select 'blocks.*' --select norm.weight");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.output, "converted 4 tensors"));
+  auto listing = run_cli("inspect " + out);
+  INFO(listing.output);
+  CHECK(listing.code == 0);
+  CHECK(has(listing.output, "blocks.0.weight"));
+  CHECK(has(listing.output, "BF16"));
+  CHECK_FALSE(has(listing.output, "embed.weight"));
+  auto bad = run_cli("convert " + fixture + " " + out + " --dtype int3");
+  CHECK(bad.code != 0);
+  CHECK(has(bad.output, "int3"));
+  CHECK(run_cli("convert " + fixture).code == 2);
+  CHECK(run_cli("convert " + fixture + " " + out + " --heads -4").code == 2);
+}
