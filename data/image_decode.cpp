@@ -35,6 +35,9 @@ bool jpeg_truncated(const std::vector<uint8_t>& b) {
 #endif
 
 at::Tensor decode_image_file(const std::string& path, bool exif_orientation) {
+#if !IBLLM_WITH_OPENCV
+  throw NotBuiltError("OpenCV", "image decoding");
+#endif
   std::ifstream f(path, std::ios::binary);
   if (!f) throw DataError("cannot open image '" + path + "'", "check that the file exists and is readable");
   std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());

@@ -112,7 +112,7 @@ at::Tensor ImageBindModelImpl::encode(const std::string& m, const at::Tensor& in
   at::Tensor x = input;
   if (m != "text") {
     // float inputs follow the parameter dtype/device (fp32 on CPU, bf16 on GPU)
-    const at::Tensor& ref = parameters().front();
+    const at::Tensor ref = parameters().front();
     x = x.to(ref.device(), ref.scalar_type());
   } else {
     x = x.to(text_->pos_embed.device());

@@ -63,6 +63,10 @@ at::Tensor PatchStemImpl::forward(const at::Tensor& x, bool image_conv2d) const 
     } else {
       at::Tensor v = x.dim() == 4 ? x.unsqueeze(2) : x;  // PadIm2Video: (B,C,H,W) -> (B,C,1,H,W)
       if (v.size(2) == 1) v = v.repeat({1, 1, k[0], 1, 1});
+      // The reference Conv3d would silently drop frames beyond a multiple of the kernel.
+      if (v.size(2) != k[0])
+        throw ModelError("vision clips must have exactly " + std::to_string(k[0]) +
+                         " frames (or 1, repeated), got " + std::to_string(v.size(2)));
       y = conv->forward(v);
     }
     y = y.flatten(2).transpose(1, 2);  // (B,D,[T'],H',W') -> (B,N,D), row-major t,h,w

@@ -5,7 +5,9 @@ tests/golden/fixtures/imagebind/image_pil.safetensors with
   synthetic.src (23,37,3) uint8 and synthetic.<case> PIL bicubic outputs (several up/down sizes,
   one-axis resizes and a crop box, i.e. RandomResizedCrop's resized_crop),
   <asset>.crop (224,224,3) uint8 = decode + resize + centre crop of the shared demo images,
-  <asset>.size = (H, W) of the decoded image, and <asset>.normalized[:, :8, :8] spot values.
+  <asset>.size = (H, W) of the decoded image, <asset>.normalized_corner = normalised [:, :8, :8],
+  gray.rgb / rgba.rgb = PIL convert("RGB") of image_gray.png / image_rgba.png (written alongside,
+  with image_exif_rot6.jpg: a 16x8 red|blue JPEG tagged EXIF orientation 6).
 Needs python3-pil (apt-get install python3-pil). Run: /usr/bin/python3 tests/golden/gen/imagebind_image_fixtures.py
 (shared assets: $IBLLM_SHARED_DIR, else <repo>/../shared)"""
 import os
@@ -52,6 +54,22 @@ def main():
     for name, (w, h, box) in CASES.items():
         out = pil.resize((w, h), Image.BICUBIC, box=box)
         t["synthetic." + name] = torch.from_numpy(np.asarray(out).copy())
+    # Small files for decoder behaviour: grayscale and RGBA PNGs (expected = PIL convert("RGB"),
+    # alpha dropped), and a JPEG whose EXIF orientation is 6 (display rotated 90 degrees clockwise).
+    fixdir = os.path.join(HERE, "..", "fixtures", "imagebind")
+    gray = Image.fromarray(rng.randint(0, 256, size=(4, 5), dtype=np.uint8), "L")
+    gray.save(os.path.join(fixdir, "image_gray.png"))
+    t["gray.rgb"] = torch.from_numpy(np.asarray(gray.convert("RGB")).copy())
+    rgba = Image.fromarray(rng.randint(0, 256, size=(4, 5, 4), dtype=np.uint8), "RGBA")
+    rgba.save(os.path.join(fixdir, "image_rgba.png"))
+    t["rgba.rgb"] = torch.from_numpy(np.asarray(rgba.convert("RGB")).copy())
+    stripes = np.zeros((8, 16, 3), dtype=np.uint8)
+    stripes[:, :8] = (255, 0, 0)
+    stripes[:, 8:] = (0, 0, 255)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation
+    Image.fromarray(stripes, "RGB").save(os.path.join(fixdir, "image_exif_rot6.jpg"), quality=95,
+                                         exif=exif.tobytes())
     for asset in ("dog_image.jpg", "example_girl.jpg"):
         path = os.path.join(ASSETS, "assets", asset)
         img = Image.open(path).convert("RGB")
