@@ -15,6 +15,7 @@
 
 #include "src/config/section.h"
 #include "src/core/error.h"
+#include "data/transforms/npy.h"
 #include "src/io/pth_reader.h"
 
 namespace ibllm::data {
@@ -54,55 +55,7 @@ at::Tensor from_rows(const std::vector<double>& v, int64_t cols, const std::stri
   return to_xyz(at::tensor(v, at::kDouble).reshape({n, cols}), path);
 }
 
-at::Tensor load_npy(const std::string& path) {
-  std::vector<char> b = read_all(path);
-  if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0)
-    throw DataError("'" + path + "' is not a .npy file (bad magic)");
-  const int major = static_cast<unsigned char>(b[6]);
-  size_t hlen = 0, off = 0;
-  if (major == 1) {
-    hlen = static_cast<unsigned char>(b[8]) | (static_cast<unsigned char>(b[9]) << 8);
-    off = 10;
-  } else {
-    if (b.size() < 12) throw DataError("'" + path + "' is a truncated .npy file");
-    for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(b[8 + i])) << (8 * i);
-    off = 12;
-  }
-  if (off + hlen > b.size()) throw DataError("'" + path + "' is a truncated .npy file (header)");
-  const std::string h(b.data() + off, hlen);
-  auto value_after = [&](const std::string& key) {
-    auto p = h.find("'" + key + "'");
-    if (p == std::string::npos) throw DataError("'" + path + "': .npy header has no " + key);
-    p = h.find(':', p);
-    return h.substr(p + 1);
-  };
-  std::string descr = value_after("descr");
-  descr = descr.substr(descr.find('\'') + 1);
-  descr = descr.substr(0, descr.find('\''));
-  if (value_after("fortran_order").find("True") < value_after("fortran_order").find(','))
-    throw DataError("'" + path + "': Fortran-order .npy arrays are not supported");
-  std::string shp = value_after("shape");
-  shp = shp.substr(shp.find('(') + 1, shp.find(')') - shp.find('(') - 1);
-  std::vector<int64_t> shape;
-  std::stringstream ss(shp);
-  std::string item;
-  while (std::getline(ss, item, ','))
-    if (item.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoll(item));
-  at::ScalarType dt;
-  size_t esize;
-  if (descr == "<f4") { dt = at::kFloat; esize = 4; }
-  else if (descr == "<f8") { dt = at::kDouble; esize = 8; }
-  else if (descr == "<f2") { dt = at::kHalf; esize = 2; }
-  else throw DataError("'" + path + "': unsupported .npy dtype '" + descr + "' (need <f2, <f4 or <f8)");
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  const size_t data_off = off + hlen;
-  if (b.size() - data_off < static_cast<size_t>(n) * esize)
-    throw DataError("'" + path + "' is a truncated .npy file (data)");
-  at::Tensor t = at::empty(shape, dt);
-  std::memcpy(t.data_ptr(), b.data() + data_off, static_cast<size_t>(n) * esize);
-  return to_xyz(t, path);
-}
+at::Tensor load_npy(const std::string& path) { return to_xyz(read_npy(path), path); }
 
 at::Tensor load_text_rows(const std::string& path, bool obj) {
   std::ifstream f(path);
