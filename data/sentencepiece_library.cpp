@@ -99,6 +99,11 @@ std::string sentencepiece_plugin_path() {
   return l.path;
 }
 
+std::string sentencepiece_plugin_status() {
+  const auto& l = loaded();
+  return l.error.empty() ? l.path : "unavailable: " + l.error;
+}
+
 SentencePieceModel::SentencePieceModel(const std::string& model_path) : path_(model_path) {
   sentencepiece_plugin_path();  // throws with the search list if the plugin is unavailable
   api_ = &loaded().api;

@@ -38,7 +38,9 @@ class SentencePieceModel {
   int vocab_size_ = 0, bos_ = -1, eos_ = -1, pad_ = -1, unk_ = -1;
 };
 
-// Where the plugin was found (for `ibllm info` and error messages); throws DataError if nowhere.
+// Where the plugin was found; throws DataError listing the paths tried if nowhere.
 std::string sentencepiece_plugin_path();
+// Non-throwing report for `ibllm info`: the path, or "unavailable: <paths tried>".
+std::string sentencepiece_plugin_status();
 
 }  // namespace ibllm::data

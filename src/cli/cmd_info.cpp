@@ -1,6 +1,7 @@
 // `ibllm info`: build and runtime facts, human-readable or --json.
 #include <fmt/format.h>
 
+#include "data/sentencepiece_library.h"
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
 #include "src/core/error.h"
@@ -13,6 +14,7 @@ int cmd_info(const std::vector<std::string>& argv, std::ostream& out) {
   if (!args.positionals.empty())
     throw UsageError("info takes no positional arguments", "ibllm info [--json]");
   auto info = core::runtime_info();
+  info["sentencepiece_plugin"] = data::sentencepiece_plugin_status();
   if (args.has("--version")) {
     out << "ibllm " << info["ibllm_version"].get<std::string>() << " ("
         << info["git_sha"].get<std::string>() << ")\n";

@@ -90,8 +90,8 @@ class DocumentState {
 
   // Node at path in the input tree, or an invalid/undefined node.
   bool lookup(const std::vector<std::string>& path, YAML::Node& out) const {
-    YAML::Node cur = YAML::Clone(YAML::Node());  // placeholder, rebound below
-    cur.reset(root);
+    YAML::Node cur;
+    cur.reset(root);  // reset() rebinds; plain assignment would write into the tree
     for (const auto& seg : path) {
       if (is_index(seg)) {
         if (!cur.IsSequence()) return false;
