@@ -6,6 +6,9 @@
 #include <sstream>
 
 #include "models/imagebind/imagebind_model.h"
+#include "models/imagebind/imagebind_weights.h"
+#include "src/io/safetensors.h"
+#include "src/io/state_dict.h"
 #include "src/config/document.h"
 #include "src/core/error.h"
 #include "tests/support/catch.h"
@@ -170,4 +173,35 @@ TEST_CASE("imagebind config: preset, overrides and validation", "[imagebind]") {
     ibllm::models::parse_imagebind_config(doc.root());
     CHECK_THROWS_AS(doc.finish(), ibllm::ConfigError);
   }
+}
+
+TEST_CASE("imagebind weights: strict load, skipped unbuilt modalities, clear errors", "[imagebind]") {
+  ImageBindModel full(ibllm::models::imagebind_tiny_config());
+  at::manual_seed(1);
+  full->reset_parameters();
+  auto dir = ibllm::test::scratch_dir("imagebind_weights");
+  const std::string path = (dir / "tiny.safetensors").string();
+  ibllm::io::write_safetensors(path, ibllm::io::module_state(*full));
+
+  ImageBindConfig vc = ibllm::models::imagebind_tiny_config();
+  vc.modalities = {"vision", "point"};
+  ImageBindModel vision(vc);
+  auto report = ibllm::models::load_imagebind_weights(*vision, path);
+  CHECK(report.missing.empty());
+  CHECK_FALSE(report.ignored.empty());  // text/audio/... entries skipped
+  at::Tensor x = at::randn({1, 3, 28, 28});
+  CHECK(at::equal(vision->encode("vision", x), full->encode("vision", x)));
+
+  // a checkpoint lacking a built modality's keys fails, naming them
+  auto state = ibllm::io::module_state(*vision);
+  state.erase("modality_heads.vision.2.weight");
+  ImageBindModel again(vc);
+  try {
+    ibllm::models::load_imagebind_weights(*again, state);
+    FAIL("expected CheckpointError");
+  } catch (const ibllm::CheckpointError& e) {
+    CHECK(std::string(e.what()).find("modality_heads.vision.2.weight") != std::string::npos);
+  }
+  CHECK_THROWS_AS(ibllm::models::load_imagebind_weights(*again, (dir / "w.bin").string()),
+                  ibllm::CheckpointError);
 }
