@@ -3,6 +3,9 @@
 // cases; the full decode+resize+crop on the shared demo images is compared with the decoder's
 // difference reported (libjpeg in OpenCV vs PIL).
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
 
 #include "data/image_decode.h"
 #include "data/image_resize.h"
@@ -92,5 +95,29 @@ TEST_CASE("image decode: EXIF orientation applied by default, ignored in referen
   // orientation 6: rotate 90 degrees clockwise, so the left (red) half ends up on top
   CHECK(rot[2][4][0].item<int>() > 200);
   CHECK(rot[13][4][2].item<int>() > 200);
+}
+#endif
+
+#if IBLLM_WITH_OPENCV
+// Hidden benchmark (run explicitly: ibllm_tests "[.bench]"): decode + resize + crop + normalise
+// throughput on one thread for the three 640-px demo JPEGs. Prints, asserts nothing about time.
+TEST_CASE("image bench: eval pipeline throughput per core", "[.bench][image]") {
+  at::set_num_threads(1);
+  ibllm::data::ImageTransformConfig cfg;
+  cfg.exif_orientation = false;
+  ibllm::data::ImageTransform t(cfg);
+  std::vector<std::string> paths;
+  for (const char* a : {"dog_image.jpg", "car_image.jpg", "bird_image.jpg"}) {
+    IBLLM_REQUIRE_ASSET(p, a);
+    paths.push_back(p.string());
+  }
+  const int rounds = 30;
+  auto t0 = std::chrono::steady_clock::now();
+  double sum = 0;
+  for (int r = 0; r < rounds; ++r)
+    for (const auto& p : paths) sum += t.eval(p)[0][0][0].item<float>();
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  WARN("ibllm image eval pipeline: " << (rounds * paths.size()) / s << " images/s on 1 thread ("
+                                     << 1000.0 * s / (rounds * paths.size()) << " ms/image), checksum " << sum);
 }
 #endif
