@@ -111,9 +111,10 @@ at::Tensor ImageBindModelImpl::encode(const std::string& m, const at::Tensor& in
   at::NoGradGuard no_grad;
   at::Tensor x = input;
   if (m != "text") {
-    // float inputs follow the parameter dtype/device (fp32 on CPU, bf16 on GPU)
+    // float inputs follow the parameter dtype/device (fp32 on CPU, bf16 on GPU); point clouds stay
+    // fp32 so FPS/kNN pick the same neighbours as in fp32 (the encoder casts after grouping)
     const at::Tensor ref = parameters().front();
-    x = x.to(ref.device(), ref.scalar_type());
+    x = x.to(ref.device(), m == "point" ? at::kFloat : ref.scalar_type());
   } else {
     x = x.to(text_->pos_embed.device());
   }

@@ -166,3 +166,28 @@ TEST_CASE("point grouping: farthest point sampling and kNN on a hand-checked clo
   CHECK(offs[1].item<float>() == 0.0f);
   CHECK_THROWS_AS(ibllm::models::farthest_point_sample(xyz, 6), ibllm::ModelError);
 }
+
+TEST_CASE("imagebind: bf16 parameters (the GPU setting) track the fp32 golden", "[imagebind][golden]") {
+  // bf16 has 8 mantissa bits: compare directions (cosine), not values.
+  for (const char* m : {"vision", "text", "audio", "imu", "point"}) {
+    INFO(m);
+    Tensors f = fixture(m);
+    ImageBindConfig c = ibllm::models::imagebind_tiny_config();
+    c.modalities = {m};
+    ImageBindModel model(c, at::TensorOptions().dtype(at::kBFloat16));
+    Tensors cast;
+    for (const auto& [k, v] : f)
+      cast[k] = (v.is_floating_point() && !is_data_key(k)) ? v.to(at::kBFloat16) : v;
+    load_strict(*model, cast);
+    for (const auto& [k, v] : f) {
+      if (k.rfind("input.", 0) != 0) continue;
+      const std::string name = k.substr(6);
+      at::Tensor out = model->encode(m, v).to(at::kFloat);
+      at::Tensor ref = f.at("output." + name);
+      CHECK(model->parameters().front().scalar_type() == at::kBFloat16);
+      const double cos = at::cosine_similarity(out, ref, -1).min().item<double>();
+      INFO(name << " min cosine " << cos);
+      CHECK(cos > 0.99);
+    }
+  }
+}

@@ -139,10 +139,12 @@ at::Tensor PointEncoderImpl::forward(const at::Tensor& points) const {
   if (!at::isfinite(points).all().item<bool>())
     throw ModelError("point cloud contains NaN or infinite coordinates",
                      "clean the input (the loader rejects such files)");
-  PointGroups g = group_points(points, cfg_.num_group, cfg_.group_size);
-  at::Tensor tokens = reduce_dim->forward(encoder->forward(g.neighborhoods));  // (B,G,D)
+  // grouping in fp32 whatever the parameter dtype (bf16 distances would reorder neighbours)
+  PointGroups g = group_points(points.to(at::kFloat), cfg_.num_group, cfg_.group_size);
+  const auto dtype = cls_token.scalar_type();
+  at::Tensor tokens = reduce_dim->forward(encoder->forward(g.neighborhoods.to(dtype)));  // (B,G,D)
   const int64_t B = tokens.size(0), D = tokens.size(2);
-  at::Tensor pos = pos2_->forward(at::gelu(pos1_->forward(g.centers)));
+  at::Tensor pos = pos2_->forward(at::gelu(pos1_->forward(g.centers.to(dtype))));
   at::Tensor x = at::cat({cls_token.expand({B, 1, D}), tokens}, 1);
   pos = at::cat({cls_pos.expand({B, 1, D}), pos}, 1);
   for (const auto& b : block_list) x = b->forward(x + pos);  // position added before every block
