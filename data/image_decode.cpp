@@ -63,12 +63,10 @@ at::Tensor decode_image_bytes(const std::vector<uint8_t>& bytes, const std::stri
   }
   if (bgr.empty())
     throw DataError("cannot decode image '" + name + "' (not a JPEG/PNG/WebP/BMP/TIFF image, or corrupt)");
-  cv::Mat rgb;
-  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);  // IMREAD_COLOR: gray replicated, alpha dropped
-  at::Tensor out = at::empty({rgb.rows, rgb.cols, 3}, at::kByte);
-  for (int y = 0; y < rgb.rows; ++y)
-    std::memcpy(out.data_ptr<uint8_t>() + static_cast<size_t>(y) * rgb.cols * 3, rgb.ptr<uint8_t>(y),
-                static_cast<size_t>(rgb.cols) * 3);
+  // IMREAD_COLOR: gray replicated, alpha dropped; convert straight into the tensor's memory
+  at::Tensor out = at::empty({bgr.rows, bgr.cols, 3}, at::kByte);
+  cv::Mat rgb(bgr.rows, bgr.cols, CV_8UC3, out.data_ptr<uint8_t>());
+  cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
   return out;
 #else
   (void)bytes;
