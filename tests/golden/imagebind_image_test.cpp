@@ -101,7 +101,7 @@ TEST_CASE("image decode: EXIF orientation applied by default, ignored in referen
 #if IBLLM_WITH_OPENCV
 // Hidden benchmark (run explicitly: ibllm_tests "[.bench]"): decode + resize + crop + normalise
 // throughput on one thread for the three 640-px demo JPEGs. Prints, asserts nothing about time.
-TEST_CASE("image bench: eval pipeline throughput per core", "[.bench][image]") {
+TEST_CASE("image bench: eval pipeline throughput per core", "[.bench]") {
   at::set_num_threads(1);
   ibllm::data::ImageTransformConfig cfg;
   cfg.exif_orientation = false;

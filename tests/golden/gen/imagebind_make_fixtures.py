@@ -3,9 +3,7 @@ tiny-preset key list, from the restatement in imagebind_reference.py. Each modal
 file: the weights of a model built with that modality only (official key names), the inputs, and
 intermediate + final outputs. The TINY dict must match imagebind_tiny_config() in
 models/imagebind/imagebind_config.cpp. Usage: /usr/bin/python3 tests/golden/gen/imagebind_make_fixtures.py"""
-import json
 import os
-import struct
 import sys
 
 import torch
@@ -27,26 +25,6 @@ TINY = {
 }
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIX = os.path.join(HERE, "..", "fixtures", "imagebind")
-
-
-def save(tensors, path, metadata):
-    """safetensors_io.save cannot view a 0-dim tensor as bytes (the logit-scale scalars), so
-    0-dim tensors are written through a 1-element view and their header shape restored to []."""
-    scalars = [k for k, v in tensors.items() if v.ndim == 0]
-    safetensors_io.save({k: (v.reshape(1) if v.ndim == 0 else v) for k, v in tensors.items()},
-                        path, metadata)
-    if not scalars:
-        return
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        body = f.read()
-    for k in scalars:
-        header[k]["shape"] = []
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - len(h) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)) + h + body)
 
 
 def randomise(model, seed):
@@ -107,7 +85,7 @@ def main():
             for k, v in trace.items():
                 tensors["trace.%s.%s" % (name, k)] = v.contiguous()
         path = os.path.join(FIX, "imagebind_tiny_%s.safetensors" % m)
-        save(tensors, path, {"generator": "imagebind_make_fixtures.py", "modality": m})
+        safetensors_io.save(tensors, path, {"generator": "imagebind_make_fixtures.py", "modality": m})
         print(path, os.path.getsize(path))
     # Key list of the full tiny model (all modalities + point), in state_dict order.
     full = ref.ImageBind(TINY, OUT_DIM)
