@@ -27,10 +27,10 @@ TEST_CASE("audio golden: sinc resampling equals torchaudio.functional.resample",
   auto f = audio_fixture();
   at::Tensor r44 = resample_sinc(f.at("synthetic.wave44k"), 44100, 16000);
   REQUIRE(r44.sizes() == f.at("synthetic.resampled16k").sizes());
-  IBLLM_CHECK_TENSOR(r44, f.at("synthetic.resampled16k"), 1e-4, 1e-6);
+  IBLLM_CHECK_TENSOR(r44, f.at("synthetic.resampled16k"), 1e-5, 1e-7);
   at::Tensor r22 = resample_sinc(f.at("synthetic.wave22k"), 22050, 16000);
   REQUIRE(r22.sizes() == f.at("synthetic.resampled22k").sizes());
-  IBLLM_CHECK_TENSOR(r22, f.at("synthetic.resampled22k"), 1e-4, 1e-6);
+  IBLLM_CHECK_TENSOR(r22, f.at("synthetic.resampled22k"), 1e-5, 1e-7);
 }
 
 TEST_CASE("audio golden: Kaldi fbank melspec equals torchaudio.compliance.kaldi.fbank", "[imagebind][audio][golden]") {
@@ -79,9 +79,10 @@ TEST_CASE("audio golden: full pipeline on the demo WAVs vs torchaudio", "[imageb
     DecodedAudio a = decode_audio_file(path.string());
     at::Tensor res = resample_sinc(a.waveform, a.sample_rate, 16000);
     CHECK(res.size(1) == f.at(std::string(name) + ".resampled_length")[0].item<int64_t>());
-    IBLLM_CHECK_TENSOR(res[0].narrow(0, 0, 4000), f.at(std::string(name) + ".resampled_head"), 1e-4, 1e-6);
+    IBLLM_CHECK_TENSOR(res[0].narrow(0, 0, 4000), f.at(std::string(name) + ".resampled_head"), 1e-5, 1e-7);
     at::Tensor clips = t.load(path.string());
     REQUIRE(clips.sizes() == at::IntArrayRef({3, 1, 128, 204}));
+    // log-mel of a 512-point float32 FFT: another FFT backend may differ by ~1e-5 (here: exact)
     IBLLM_CHECK_TENSOR(clips[1], f.at(std::string(name) + ".clip1"), 1e-4, 1e-4);
     at::Tensor sums = clips.to(at::kDouble).sum({1, 2, 3});
     IBLLM_CHECK_TENSOR(sums, f.at(std::string(name) + ".clip_sums"), 1e-5, 1e-2);

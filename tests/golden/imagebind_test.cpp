@@ -67,6 +67,8 @@ void check_case(const ImageBindModel& model, const std::string& modality, const 
   at::Tensor out = model->encode(modality, f.at("input." + name), &trace);
   if (modality != "point") {
     IBLLM_CHECK_TENSOR(trace.tokens, f.at("trace." + name + ".tokens"), 1e-5, 1e-6);
+    // trunk outputs are O(1) sums over two blocks; fp32 accumulation order differs from torch's
+    // fused MHA (measured worst 2.9e-6 absolute), hence atol 1e-5 on elements near zero
     IBLLM_CHECK_TENSOR(trace.trunk, f.at("trace." + name + ".trunk"), 1e-5, 1e-5);
   }
   IBLLM_CHECK_TENSOR(trace.head, f.at("trace." + name + ".head"), 1e-5, 1e-6);
