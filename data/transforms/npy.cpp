@@ -1,0 +1,74 @@
+// Minimal .npy reader (NumPy format versions 1-3): little-endian float16/32/64, uint8 and
+// int16/32/64 arrays in C order. Used by the point-cloud and IMU loaders.
+#include "data/transforms/npy.h"
+
+#include <ATen/ATen.h>
+
+#include <cstring>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <sstream>
+#include <vector>
+
+#include "src/core/error.h"
+
+namespace ibllm::data {
+
+at::Tensor read_npy(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) throw DataError("cannot open '" + path + "'", "check that the file exists");
+  std::vector<char> b((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0)
+    throw DataError("'" + path + "' is not a .npy file (bad magic)");
+  const int major = static_cast<unsigned char>(b[6]);
+  size_t hlen = 0, off = 0;
+  if (major == 1) {
+    hlen = static_cast<unsigned char>(b[8]) | (static_cast<unsigned char>(b[9]) << 8);
+    off = 10;
+  } else {
+    if (b.size() < 12) throw DataError("'" + path + "' is a truncated .npy file");
+    for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(b[8 + i])) << (8 * i);
+    off = 12;
+  }
+  if (off + hlen > b.size()) throw DataError("'" + path + "' is a truncated .npy file (header)");
+  const std::string h(b.data() + off, hlen);
+  auto value_after = [&](const std::string& key) {
+    auto p = h.find("'" + key + "'");
+    if (p == std::string::npos) throw DataError("'" + path + "': .npy header has no " + key);
+    p = h.find(':', p);
+    return h.substr(p + 1);
+  };
+  std::string descr = value_after("descr");
+  descr = descr.substr(descr.find('\'') + 1);
+  descr = descr.substr(0, descr.find('\''));
+  if (value_after("fortran_order").find("True") < value_after("fortran_order").find(','))
+    throw DataError("'" + path + "': Fortran-order .npy arrays are not supported");
+  std::string shp = value_after("shape");
+  shp = shp.substr(shp.find('(') + 1, shp.find(')') - shp.find('(') - 1);
+  std::vector<int64_t> shape;
+  std::stringstream ss(shp);
+  std::string item;
+  while (std::getline(ss, item, ','))
+    if (item.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoll(item));
+  static const std::map<std::string, std::pair<at::ScalarType, size_t>> kTypes = {
+      {"<f2", {at::kHalf, 2}}, {"<f4", {at::kFloat, 4}}, {"<f8", {at::kDouble, 8}},
+      {"|u1", {at::kByte, 1}}, {"<i2", {at::kShort, 2}}, {"<i4", {at::kInt, 4}},
+      {"<i8", {at::kLong, 8}}};
+  auto type = kTypes.find(descr);
+  if (type == kTypes.end())
+    throw DataError("'" + path + "': unsupported .npy dtype '" + descr +
+                    "' (little-endian float16/32/64, uint8, int16/32/64)");
+  const at::ScalarType dt = type->second.first;
+  const size_t esize = type->second.second;
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  const size_t data_off = off + hlen;
+  if (b.size() - data_off < static_cast<size_t>(n) * esize)
+    throw DataError("'" + path + "' is a truncated .npy file (data)");
+  at::Tensor t = at::empty(shape, dt);
+  std::memcpy(t.data_ptr(), b.data() + data_off, static_cast<size_t>(n) * esize);
+  return t;
+}
+
+}  // namespace ibllm::data
