@@ -13,7 +13,7 @@ PKGS=(
   libsndfile1-dev zlib1g-dev
 )
 if [[ "${1:-}" == "--dev" ]]; then
-  PKGS+=(python3-torch python3-numpy)
+  PKGS+=(python3-torch python3-numpy python3-protobuf python3-pil python3-torchaudio python3-torchvision)
 fi
 
 missing=()
