@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The GPU check, run in one call on the GPU machine (LibTorch 2.x + CUDA from the pip wheel, no
+# OpenCV, Catch2 v3, yaml-cpp 0.8): configure, build, run the tests and `ibllm info`, and leave
+# the logs in $OUT (or ./gpu_check_out). Later issues append their GPU tests and benchmarks here.
+set -uo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+OUT="${OUT:-$PWD/gpu_check_out}"
+mkdir -p "$OUT"
+BUILD_DIR="${BUILD_DIR:-build-gpu}"
+TORCH_PREFIX="$(python3 -c 'import torch;print(torch.utils.cmake_prefix_path)')"
+NCCL_INC="$(python3 -c 'import nvidia.nccl,os;print(os.path.join(os.path.dirname(nvidia.nccl.__file__),"include"))' 2>/dev/null || true)"
+
+{
+  echo "== nvidia-smi"; nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
+  echo "== configure"
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_PREFIX_PATH="$TORCH_PREFIX" -DIBLLM_WITH_OPENCV=OFF -DIBLLM_WITH_SNDFILE=AUTO \
+    -DIBLLM_NCCL_INCLUDE_DIR="$NCCL_INC" && \
+  echo "== build" && cmake --build "$BUILD_DIR" -j "$(nproc)" && \
+  echo "== ibllm info" && "$BUILD_DIR/ibllm" info && \
+  echo "== tests (CPU + GPU-tagged)" && (cd "$BUILD_DIR" && ctest --output-on-failure -j 8) && \
+  "$BUILD_DIR/ibllm_tests" "[.gpu]" --order decl
+  echo "gpu_check exit: $?"
+} 2>&1 | tee "$OUT/gpu_check.log"

@@ -1,0 +1,103 @@
+// The real `ibllm` binary: exit codes (0 ok, 1 runtime, 2 usage/config) and the messages users see
+// for bad usage, bad configs and commands that have not landed yet.
+#include "tests/support/catch.h"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "tests/support/paths.h"
+
+namespace {
+
+struct Result {
+  int code = -1;
+  std::string output;  // stdout + stderr
+};
+
+Result run_cli(const std::string& args) {
+  std::string cmd = "'" + ibllm::test::cli_path().string() + "' " + args + " 2>&1";
+  Result r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string tiny_config() { return (ibllm::test::source_dir() / "configs/tiny_cpu.yaml").string(); }
+
+bool has(const std::string& s, const std::string& sub) { return s.find(sub) != std::string::npos; }
+
+}  // namespace
+
+TEST_CASE("cli: help and info succeed", "[cli]") {
+  auto help = run_cli("--help");
+  CHECK(help.code == 0);
+  CHECK(has(help.output, "check-config"));
+  CHECK(has(help.output, "train"));
+  auto info = run_cli("info");
+  CHECK(info.code == 0);
+  CHECK(has(info.output, "libtorch"));
+  CHECK(has(info.output, "cuda_available"));
+  auto json = run_cli("info --json");
+  CHECK(json.code == 0);
+  CHECK(has(json.output, "\"opencv\""));
+  for (const char* cmd : {"train", "eval", "generate", "export", "convert", "inspect", "embed",
+                          "build-cache", "check-config", "info", "bench"}) {
+    auto r = run_cli(std::string(cmd) + " --help");
+    INFO(cmd << ": " << r.output);
+    CHECK(r.code == 0);
+    CHECK(has(r.output, std::string("usage: ibllm ") + cmd));
+  }
+}
+
+TEST_CASE("cli: usage errors exit 2 with a message", "[cli]") {
+  auto none = run_cli("");
+  CHECK(none.code == 2);
+  CHECK(has(none.output, "error: [cli] no command given"));
+  auto typo = run_cli("chek-config x.yaml");
+  CHECK(typo.code == 2);
+  CHECK(has(typo.output, "unknown command 'chek-config' (did you mean 'check-config'?)"));
+  auto flag = run_cli("info --jsn");
+  CHECK(flag.code == 2);
+  CHECK(has(flag.output, "unknown option '--jsn' (did you mean '--json'?)"));
+  auto missing = run_cli("check-config");
+  CHECK(missing.code == 2);
+  CHECK(has(missing.output, "expected exactly one config file"));
+  auto noval = run_cli("check-config " + tiny_config() + " --set");
+  CHECK(noval.code == 2);
+  CHECK(has(noval.output, "option '--set' needs a value"));
+}
+
+TEST_CASE("cli: commands not yet delivered say where they come from and exit 2", "[cli]") {
+  auto r = run_cli("train " + tiny_config());
+  CHECK(r.code == 2);
+  CHECK(has(r.output, "not implemented yet; delivered by the trainer issue"));
+}
+
+TEST_CASE("cli: check-config prints the resolved config or every problem", "[cli][config]") {
+  auto ok = run_cli("check-config " + tiny_config() + " --set optim.blr=2e-3");
+  INFO(ok.output);
+  CHECK(ok.code == 0);
+  CHECK(has(ok.output, "blr: 0.002"));
+  CHECK(has(ok.output, "OK"));
+  auto dir = ibllm::test::scratch_dir("cli_cfg");
+  auto bad = (dir / "bad.yaml").string();
+  std::ofstream(bad) << "run:\n  seed: -1\n  nme: x\n";
+  auto r = run_cli("check-config " + bad);
+  INFO(r.output);
+  CHECK(r.code == 2);
+  CHECK(has(r.output, "error: [config] 2 problems in " + bad));
+  CHECK(has(r.output, bad + ":2:9: run.seed: value -1 is out of range [0, inf)"));
+  CHECK(has(r.output, bad + ":3:3: run.nme: unknown key 'nme' (did you mean 'name'?)"));
+  CHECK(has(r.output, "hint:"));
+  auto missing = run_cli("check-config /nonexistent.yaml");
+  CHECK(missing.code == 2);
+  CHECK(has(missing.output, "cannot open config file '/nonexistent.yaml'"));
+}
