@@ -112,7 +112,6 @@ def main():
     # 5. a training checkpoint like the official scripts write
     model = Tiny()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)
-    model(torch.tensor([[1, 2]])) if False else None
     loss = model.blocks[1](model.blocks[0](model.embed(torch.tensor([1, 2])))).sum()
     loss.backward()
     opt.step()
@@ -140,7 +139,24 @@ def main():
     torch.save(wrapped, os.path.join(OUT, "pth_wrapped.pt"))
     expected({"model/" + k: v for k, v in wrapped["model"].items()}, "pth_wrapped")
 
-    # 7. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
+    # 7. numpy arrays (C order, Fortran order, big-endian) and pickle protocol 4 opcodes
+    arrays = {"c": np.arange(6, dtype=np.float32).reshape(2, 3),
+              "fortran": np.asfortranarray(np.arange(6, dtype=np.int64).reshape(2, 3)),
+              "big_endian": np.arange(3, dtype=">i4"),
+              "t": torch.arange(4, dtype=torch.int16), "s": "proto4", "n": np.float64(2.5)}
+    torch.save(arrays, os.path.join(OUT, "pth_protocol4.pt"), pickle_protocol=4)
+    expected({"c": torch.from_numpy(arrays["c"]),
+              "fortran": torch.from_numpy(np.ascontiguousarray(arrays["fortran"])),
+              "big_endian": torch.from_numpy(arrays["big_endian"].astype("<i4")),
+              "t": arrays["t"]}, "pth_protocol4")
+
+    # 8. constructs the reader must refuse by name: quantized and sparse tensors, TorchScript
+    torch.save({"q": torch.quantize_per_tensor(torch.tensor([0.5, -1.0]), 0.1, 0, torch.qint8)},
+               os.path.join(OUT, "pth_quantized.pt"))
+    torch.save({"s": torch.eye(3).to_sparse()}, os.path.join(OUT, "pth_sparse.pt"))
+    torch.jit.save(torch.jit.script(torch.nn.ReLU()), os.path.join(OUT, "pth_torchscript.pt"))
+
+    # 9. the legacy (pre-1.6, non-zip) serialisation: must be rejected with a clear message
     torch.save({"w": torch.ones(2)}, os.path.join(OUT, "pth_legacy.pt"),
                _use_new_zipfile_serialization=False)
 
