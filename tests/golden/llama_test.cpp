@@ -11,6 +11,8 @@
 #include "models/llama/generate.h"
 #include "models/llama/llama.h"
 #include "models/llama/lm_loss.h"
+#include "models/llama/weights.h"
+#include "src/core/error.h"
 #include "tests/golden/llama_fixture.h"
 #include "tests/support/tensor_match.h"
 
@@ -177,4 +179,32 @@ TEST_CASE("llama golden: key list of the tiny bias+LoRA model equals the referen
   }
   std::sort(got.begin(), got.end());
   CHECK(got == expected);
+}
+
+TEST_CASE("llama golden: Meta and HF layouts give identical logits after the key map",
+          "[llama][golden]") {
+  auto meta = read_fixture("tiny_weights.safetensors");
+  auto hf = read_fixture("tiny_hf_weights.safetensors");
+  auto c = read_fixture("tiny_cases.safetensors");
+  CHECK(detect_llama_layout(meta) == LlamaLayout::kMeta);
+  CHECK(detect_llama_layout(hf) == LlamaLayout::kHuggingFace);
+  // a base checkpoint has no deltas: keep only base keys of the Meta fixture (+ a RoPE buffer)
+  std::map<std::string, at::Tensor> base;
+  for (const auto& [k, v] : meta)
+    if (k.find("lora") == std::string::npos && k.find("bias") == std::string::npos &&
+        k.find("gate") == std::string::npos)
+      base.emplace(k, v);
+  base.emplace("rope.freqs", at::zeros({4}));
+  at::NoGradGuard g;
+  for (const auto* src : {&base, &hf}) {
+    Llama m(tiny(false));  // gated_injection: the gates stay zero (missing is allowed)
+    auto report = load_llama_base_weights(*m, *src);
+    CHECK(report.missing.empty());
+    IBLLM_CHECK_TENSOR(m->forward(c.at("tokens")), c.at("logits_plain"), kRtol, kAtol);
+  }
+  // a missing base tensor is an error naming it
+  auto broken = base;
+  broken.erase("layers.1.feed_forward.w2.weight");
+  Llama m(tiny(false));
+  CHECK_THROWS_AS(load_llama_base_weights(*m, broken), CheckpointError);
 }
