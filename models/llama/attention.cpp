@@ -32,8 +32,8 @@ at::Tensor build_mask(int64_t S, int64_t T, int64_t offset, const at::Tensor& ke
   auto kpos = at::arange(T, opts).unsqueeze(0);             // (1,T)
   auto allowed = kpos.le(qpos);                             // (S,T)
   if (!key_valid.defined()) return allowed.unsqueeze(0).unsqueeze(0);
-  auto valid = key_valid.to(device).unsqueeze(1);                    // (B,1,T)
-  auto self = kpos.eq(qpos).unsqueeze(0);                            // (1,S,T)
+  auto valid = key_valid.to(device).unsqueeze(1);                                // (B,1,T)
+  auto self = kpos.eq(qpos).unsqueeze(0);                                        // (1,S,T)
   return allowed.unsqueeze(0).logical_and(valid.logical_or(self)).unsqueeze(1);  // (B,1,S,T)
 }
 
@@ -52,7 +52,8 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
     if (!need_mask) return at::scaled_dot_product_attention(q, k, v);
     if (offset == 0 && !key_valid.defined())
       return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
-    return at::scaled_dot_product_attention(q, k, v, build_mask(S, T, offset, key_valid, q.device()));
+    return at::scaled_dot_product_attention(q, k, v,
+                                            build_mask(S, T, offset, key_valid, q.device()));
   }
 #endif
   auto scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3)));
@@ -117,7 +118,9 @@ at::Tensor AttentionImpl::repeat_kv(const at::Tensor& t) const {
   const int64_t rep = n_heads_ / n_kv_heads_;
   if (rep == 1) return t;
   const int64_t B = t.size(0), T = t.size(2);
-  return t.unsqueeze(2).expand({B, n_kv_heads_, rep, T, head_dim_}).reshape({B, n_heads_, T, head_dim_});
+  return t.unsqueeze(2)
+      .expand({B, n_kv_heads_, rep, T, head_dim_})
+      .reshape({B, n_heads_, T, head_dim_});
 }
 
 AdapterTerm AttentionImpl::prepare_adapter(const at::Tensor& a) {
@@ -129,7 +132,7 @@ AdapterTerm AttentionImpl::prepare_adapter(const at::Tensor& a) {
               wv->in_features(), "), got ", a.sizes());
   auto x = as_dtype_of(a, wv->weight);
   const int64_t L = x.size(1);
-  auto g = at::tanh(gate);                                                    // (1,H,1,1) fp32
+  auto g = at::tanh(gate);                                                        // (1,H,1,1) fp32
   auto va = repeat_kv(split_heads(wv->forward(x), n_kv_heads_).transpose(1, 2));  // (B,H,L,hd)
   AdapterTerm term;
   if (L == 1) {
@@ -167,7 +170,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
     if (!adapter.key.defined()) {
       out = out + adapter.value;  // same vector for every query position (attention-free)
     } else {
-      auto s = at::matmul(q, adapter.key.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim_));
+      auto s =
+          at::matmul(q, adapter.key.transpose(2, 3)) / std::sqrt(static_cast<double>(head_dim_));
       auto p = at::softmax(s.to(at::kFloat), -1).to(q.scalar_type());
       out = out + at::matmul(adapter.gate * p, adapter.value);
     }

@@ -2,7 +2,8 @@
 // bias/LoRA deltas, grouped-query heads, a KV cache, and the per-layer gated injection of the
 // adapter input (attention-free `tanh(gate)·Wv a` for one adapter token, gated softmax over the
 // adapter keys for several). All score/softmax work goes through attend(), the one attention
-// function: at::scaled_dot_product_attention on LibTorch >= 2, an exact fp32-softmax path otherwise.
+// function: at::scaled_dot_product_attention on LibTorch >= 2, an exact fp32-softmax path
+// otherwise.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -69,7 +70,7 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   at::Tensor split_heads(const at::Tensor& t, int64_t heads) const;  // (B,S,h·hd) -> (B,S,h,hd)
-  at::Tensor repeat_kv(const at::Tensor& t) const;  // (B,Hkv,T,hd) -> (B,H,T,hd)
+  at::Tensor repeat_kv(const at::Tensor& t) const;                   // (B,Hkv,T,hd) -> (B,H,T,hd)
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   double lora_scale_;

@@ -1,5 +1,6 @@
 // One LLaMA decoder layer (spec §2.2): h = x + Attention(RMSNorm(x)); out = h + FFN(RMSNorm(h)).
-// Submodule names are the reference key segments: attention, feed_forward, attention_norm, ffn_norm.
+// Submodule names are the reference key segments: attention, feed_forward, attention_norm,
+// ffn_norm.
 #pragma once
 
 #include "models/llama/attention.h"

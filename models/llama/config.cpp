@@ -6,8 +6,8 @@
 #include <fstream>
 #include <sstream>
 
-#include <nlohmann/json.hpp>
 #include <torch/version.h>
+#include <nlohmann/json.hpp>
 
 #include "src/config/section.h"
 #include "src/core/error.h"
@@ -19,7 +19,8 @@ bool sdpa_available() { return TORCH_VERSION_MAJOR >= 2; }
 int LlamaConfig::ffn_hidden() const {
   if (ffn_hidden_dim > 0) return ffn_hidden_dim;
   int64_t h = 2 * (4 * static_cast<int64_t>(dim)) / 3;
-  if (ffn_dim_multiplier > 0.0) h = static_cast<int64_t>(ffn_dim_multiplier * static_cast<double>(h));
+  if (ffn_dim_multiplier > 0.0)
+    h = static_cast<int64_t>(ffn_dim_multiplier * static_cast<double>(h));
   return static_cast<int>(multiple_of * ((h + multiple_of - 1) / multiple_of));
 }
 

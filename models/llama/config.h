@@ -21,10 +21,10 @@ struct LlamaConfig {
   int vocab_size = 32000;
   int multiple_of = 256;
   double ffn_dim_multiplier = 0.0;  // 0: unset (Meta's None)
-  int ffn_hidden_dim = 0;           // 0: derived by the SwiGLU rule; >0: explicit (HF intermediate_size)
+  int ffn_hidden_dim = 0;  // 0: derived by the SwiGLU rule; >0: explicit (HF intermediate_size)
   double norm_eps = 1e-6;
   double rope_theta = 10000.0;
-  int max_seq_len = 512;  // longest sequence (prompt + generation) the model accepts
+  int max_seq_len = 512;        // longest sequence (prompt + generation) the model accepts
   bool gated_injection = true;  // per-layer `attention.gate` (1,H,1,1) for the adapter input
   bool w_bias = false;          // bias tuning: wq, wo, w1, w2, w3 biases (zero-init)
   bool w_lora = false;          // LoRA on wq wk wv wo w1 w2 w3

@@ -6,8 +6,7 @@
 namespace ibllm::models {
 
 DenseImpl::DenseImpl(int64_t in_features, int64_t out_features, bool with_bias,
-                     const at::TensorOptions& options,
-                     c10::optional<at::ScalarType> bias_dtype) {
+                     const at::TensorOptions& options, c10::optional<at::ScalarType> bias_dtype) {
   weight = register_parameter("weight", at::zeros({out_features, in_features}, options));
   if (with_bias) {
     auto bias_options = bias_dtype ? options.dtype(*bias_dtype) : options;

@@ -12,7 +12,8 @@ namespace ibllm::models {
 
 class DenseImpl : public torch::nn::Module {
  public:
-  // The bias (when present) uses `bias_dtype` if given: tuned biases stay fp32 next to bf16 weights.
+  // The bias (when present) uses `bias_dtype` if given: tuned biases stay fp32 next to bf16
+  // weights.
   DenseImpl(int64_t in_features, int64_t out_features, bool with_bias,
             const at::TensorOptions& options = at::kFloat,
             c10::optional<at::ScalarType> bias_dtype = c10::nullopt);
@@ -42,7 +43,8 @@ namespace ibllm::models {
 // Token embedding table (V, D) with the same no-RNG construction; key segment `weight`.
 class TokenEmbeddingImpl : public torch::nn::Module {
  public:
-  TokenEmbeddingImpl(int64_t vocab_size, int64_t dim, const at::TensorOptions& options = at::kFloat);
+  TokenEmbeddingImpl(int64_t vocab_size, int64_t dim,
+                     const at::TensorOptions& options = at::kFloat);
   void reset_parameters();  // N(0, 1), as torch.nn.Embedding
   // tokens (B,S) int64 -> (B,S,D) in the table's dtype
   at::Tensor forward(const at::Tensor& tokens);

@@ -11,17 +11,15 @@ namespace ibllm::models {
 
 LlamaImpl::LlamaImpl(const LlamaConfig& cfg, const at::TensorOptions& options) : cfg_(cfg) {
   cfg_.validate();
-  tok_embeddings = register_module("tok_embeddings",
-                                   TokenEmbedding(cfg.vocab_size, cfg.dim, options));
+  tok_embeddings =
+      register_module("tok_embeddings", TokenEmbedding(cfg.vocab_size, cfg.dim, options));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < cfg.n_layers; ++i) layers->push_back(TransformerBlock(cfg_, options));
   norm = register_module("norm", RMSNorm(cfg.dim, cfg.norm_eps, options));
   output = register_module("output", Dense(cfg.dim, cfg.vocab_size, false, options));
 }
 
-TransformerBlockImpl& LlamaImpl::layer(size_t i) {
-  return *layers->ptr<TransformerBlockImpl>(i);
-}
+TransformerBlockImpl& LlamaImpl::layer(size_t i) { return *layers->ptr<TransformerBlockImpl>(i); }
 
 void LlamaImpl::reset_parameters() {
   tok_embeddings->reset_parameters();
@@ -61,8 +59,10 @@ at::Tensor LlamaImpl::forward(const at::Tensor& tokens, const std::vector<at::Te
 KVCache LlamaImpl::make_cache(int64_t batch, int64_t capacity,
                               const std::vector<int64_t>& left_pad) {
   if (capacity < 1 || capacity > cfg_.max_seq_len)
-    throw ModelError("KV cache of " + std::to_string(capacity) + " columns requested; the model "
-                     "accepts 1.." + std::to_string(cfg_.max_seq_len),
+    throw ModelError("KV cache of " + std::to_string(capacity) +
+                         " columns requested; the model "
+                         "accepts 1.." +
+                         std::to_string(cfg_.max_seq_len),
                      "raise model.llama.max_seq_len or shorten prompt + max_gen_len");
   TORCH_CHECK(left_pad.empty() || static_cast<int64_t>(left_pad.size()) == batch,
               "left_pad needs one entry per sequence");
@@ -78,7 +78,7 @@ KVCache LlamaImpl::make_cache(int64_t batch, int64_t capacity,
   if (any_pad) {
     cache.pad = at::tensor(left_pad, at::TensorOptions().dtype(at::kLong)).to(w.device());
     auto cols = at::arange(capacity, opts.dtype(at::kLong)).unsqueeze(0);  // (1,C)
-    cache.key_valid = cols.ge(cache.pad.unsqueeze(1));                       // (B,C)
+    cache.key_valid = cols.ge(cache.pad.unsqueeze(1));                     // (B,C)
   }
   return cache;
 }

@@ -24,9 +24,8 @@ void merge_lora_pair(Dense& base, Dense& lora_a, Dense& lora_b, double lora_scal
   lora_b->weight.zero_();
 }
 
-void register_lora_pair(torch::nn::Module& owner, const std::string& name, int64_t in,
-                        int64_t out, int64_t rank, const at::TensorOptions& options, Dense& a,
-                        Dense& b) {
+void register_lora_pair(torch::nn::Module& owner, const std::string& name, int64_t in, int64_t out,
+                        int64_t rank, const at::TensorOptions& options, Dense& a, Dense& b) {
   a = owner.register_module("lora_" + name + "_l1", Dense(in, rank, false, options));
   b = owner.register_module("lora_" + name + "_l2", Dense(rank, out, false, options));
 }

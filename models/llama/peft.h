@@ -19,9 +19,8 @@ void merge_lora_pair(Dense& base, Dense& lora_a, Dense& lora_b, double lora_scal
 
 // Registers `lora_<name>_l1` (in -> rank) and `lora_<name>_l2` (rank -> out) on `owner`
 // (`options`: the delta dtype/device, fp32 in practice).
-void register_lora_pair(torch::nn::Module& owner, const std::string& name, int64_t in,
-                        int64_t out, int64_t rank, const at::TensorOptions& options, Dense& a,
-                        Dense& b);
+void register_lora_pair(torch::nn::Module& owner, const std::string& name, int64_t in, int64_t out,
+                        int64_t rank, const at::TensorOptions& options, Dense& a, Dense& b);
 
 // Reference LoRA init: A as torch.nn.Linear's default, B = 0.
 void reset_lora_pair(Dense& a, Dense& b);

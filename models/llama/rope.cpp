@@ -16,7 +16,7 @@ at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& angles) {
   // x (B,S,H,hd); angles (S,hd/2) | (B,S,hd/2) -> (B,S,H,hd)
   TORCH_CHECK(x.dim() == 4, "apply_rope expects (B,S,H,hd), got ", x.sizes());
   auto a = angles.dim() == 2 ? angles.unsqueeze(0) : angles;  // (B|1,S,hd/2)
-  auto cos = at::cos(a).unsqueeze(2);                          // (B|1,S,1,hd/2)
+  auto cos = at::cos(a).unsqueeze(2);                         // (B|1,S,1,hd/2)
   auto sin = at::sin(a).unsqueeze(2);
   auto pairs = x.to(at::kFloat).reshape({x.size(0), x.size(1), x.size(2), -1, 2});
   auto re = pairs.select(-1, 0);

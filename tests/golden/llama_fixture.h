@@ -1,6 +1,7 @@
 // Helpers for the LLaMA golden/unit tests: fixture paths, loading a fixture state dict into a
 // module (every parameter must be present with its exact shape), per-layer adapter inputs
-// a_l = visual + prefix_l (spec §3.3), and deterministic non-trivial deltas for models built in C++.
+// a_l = visual + prefix_l (spec §3.3), and deterministic non-trivial deltas for models built in
+// C++.
 #pragma once
 
 #include <map>
@@ -59,9 +60,12 @@ inline void randomize_deltas(torch::nn::Module& m, uint64_t seed, double gate_sc
   for (auto& p : m.named_parameters(true)) {
     const auto& k = p.key();
     double scale = 0.0;
-    if (k.find("gate") != std::string::npos) scale = gate_scale;
-    else if (k.find("bias") != std::string::npos) scale = 0.1;
-    else if (k.find("lora") != std::string::npos) scale = 0.2;
+    if (k.find("gate") != std::string::npos)
+      scale = gate_scale;
+    else if (k.find("bias") != std::string::npos)
+      scale = 0.1;
+    else if (k.find("lora") != std::string::npos)
+      scale = 0.2;
     if (scale == 0.0) continue;
     auto r = at::empty(p.value().sizes(), at::kFloat).normal_(0.0, scale, gen);
     p.value().copy_(r);

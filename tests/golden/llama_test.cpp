@@ -92,7 +92,8 @@ TEST_CASE("llama golden: several adapter tokens use the gated softmax path", "[l
   IBLLM_CHECK_TENSOR(m->forward(c.at("tokens")), c.at("logits_full_no_adapter"), kRtol, kAtol);
 }
 
-TEST_CASE("llama golden: MHA config with ffn_dim_multiplier and rope_theta 5e5", "[llama][golden]") {
+TEST_CASE("llama golden: MHA config with ffn_dim_multiplier and rope_theta 5e5",
+          "[llama][golden]") {
   auto c = read_fixture("mha_case.safetensors");
   LlamaConfig cfg = llama_preset("tiny");
   cfg.n_layers = 1;
@@ -139,8 +140,10 @@ TEST_CASE("llama golden: greedy generation is pinned, batched and one by one", "
 
 TEST_CASE("llama golden: reference top-p rule", "[llama][golden]") {
   auto c = read_fixture("tiny_cases.safetensors");
-  IBLLM_CHECK_TENSOR(top_p_filter(c.at("top_p.probs"), 0.75), c.at("top_p.filtered_075"), 1e-6, 1e-7);
-  IBLLM_CHECK_TENSOR(top_p_filter(c.at("top_p.probs"), 0.30), c.at("top_p.filtered_030"), 1e-6, 1e-7);
+  IBLLM_CHECK_TENSOR(top_p_filter(c.at("top_p.probs"), 0.75), c.at("top_p.filtered_075"), 1e-6,
+                     1e-7);
+  IBLLM_CHECK_TENSOR(top_p_filter(c.at("top_p.probs"), 0.30), c.at("top_p.filtered_030"), 1e-6,
+                     1e-7);
 }
 
 TEST_CASE("llama golden: LoRA merge keeps the logits and leaves wv alone", "[llama][golden]") {

@@ -67,8 +67,8 @@ TEST_CASE("llama config: params readers reject bad files clearly", "[llama]") {
   CHECK_THROWS_AS(read_meta_params(write("type.json", "{\"dim\": \"big\"}")), IoError);
   CHECK_THROWS_AS(read_meta_params(write("heads.json", "{\"dim\": 30, \"n_heads\": 4}")),
                   ConfigError);
-  CHECK_THROWS_AS(read_hf_config(write("gpt.json", "{\"model_type\": \"gpt2\", \"hidden_size\": 8}")),
-                  IoError);
+  CHECK_THROWS_AS(
+      read_hf_config(write("gpt.json", "{\"model_type\": \"gpt2\", \"hidden_size\": 8}")), IoError);
   // Meta's vocab_size -1 means "from the tokenizer": keep the base value
   auto c = read_meta_params(write("v.json", "{\"dim\": 64, \"n_heads\": 4, \"vocab_size\": -1}"));
   CHECK(c.vocab_size == 32000);
