@@ -176,4 +176,13 @@ LlamaConfig parse_llama_config(config::Section s) {
   return c;
 }
 
+GenerationConfig parse_generation_config(config::Section s) {
+  GenerationConfig g;
+  s.field("max_gen_len", g.max_gen_len, config::at_least(1));
+  s.field("temperature", g.temperature, config::at_least(0));
+  s.field("top_p", g.top_p, config::Bounds{0.0, 1.0, true, false});
+  s.field("seed", g.seed, config::at_least(0));
+  return g;
+}
+
 }  // namespace ibllm::models

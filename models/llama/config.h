@@ -41,6 +41,16 @@ struct LlamaConfig {
   void validate() const;
 };
 
+// Sampling options of generate() (spec §5.1 defaults: T 0.1, top-p 0.75, 256 new tokens).
+struct GenerationConfig {
+  int max_gen_len = 256;
+  double temperature = 0.1;  // 0: greedy (argmax)
+  double top_p = 0.75;
+  int64_t seed = 0;    // sequence i of a batch samples with seed + i
+  int64_t eos_id = 2;  // from the tokenizer, not from YAML
+  int64_t pad_id = 0;  // id fed in padding columns (never attended to)
+};
+
 // "7B", "13B" (LLaMA-1 shapes, ImageBind-LLM's max_seq_len 512) or "tiny" (the golden-test model).
 LlamaConfig llama_preset(const std::string& name);
 
@@ -60,5 +70,7 @@ bool sdpa_available();
 // YAML section `model.llama`: optional `preset` and `params_file` give the starting point, then
 // every field above may be set explicitly.
 LlamaConfig parse_llama_config(config::Section s);
+// YAML keys max_gen_len, temperature, top_p, seed (eos/pad ids come from the tokenizer).
+GenerationConfig parse_generation_config(config::Section s);
 
 }  // namespace ibllm::models

@@ -75,7 +75,7 @@ GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_
 
   std::vector<at::Generator> gens;
   for (int64_t b = 0; b < B; ++b)
-    gens.push_back(at::detail::createCPUGenerator(cfg.seed + static_cast<uint64_t>(b)));
+    gens.push_back(at::detail::createCPUGenerator(static_cast<uint64_t>(cfg.seed + b)));
 
   GenerationResult res;
   res.tokens.assign(B, {});

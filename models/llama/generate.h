@@ -14,15 +14,6 @@
 
 namespace ibllm::models {
 
-struct GenerationConfig {
-  int max_gen_len = 256;
-  double temperature = 0.1;  // 0: greedy (argmax)
-  double top_p = 0.75;
-  int64_t eos_id = 2;
-  int64_t pad_id = 0;  // id fed in padding columns (never attended to)
-  uint64_t seed = 0;
-};
-
 struct GenerationResult {
   std::vector<std::vector<int64_t>> tokens;  // generated ids per sequence, EOS excluded
   std::vector<bool> stopped_at_eos;

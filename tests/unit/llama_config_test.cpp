@@ -122,3 +122,21 @@ TEST_CASE("llama config: YAML errors are collected with their keys", "[llama]") 
     CHECK_THROWS_AS(doc3.finish(), ConfigError);
   }
 }
+
+TEST_CASE("llama config: generation options", "[llama]") {
+  auto doc = config::Document::from_string("temperature: 0\ntop_p: 0.9\nmax_gen_len: 64\nseed: 7\n",
+                                           "gen.yaml");
+  auto g = parse_generation_config(doc.root());
+  REQUIRE_NOTHROW(doc.finish());
+  CHECK(g.temperature == 0.0);
+  CHECK(g.top_p == 0.9);
+  CHECK(g.max_gen_len == 64);
+  CHECK(g.seed == 7);
+  GenerationConfig defaults;
+  CHECK(defaults.temperature == 0.1);
+  CHECK(defaults.top_p == 0.75);
+  CHECK(defaults.max_gen_len == 256);
+  auto bad = config::Document::from_string("top_p: 0\nmax_gen_len: 0\ntemperature: -1\n", "g.yaml");
+  parse_generation_config(bad.root());
+  CHECK_THROWS_AS(bad.finish(), ConfigError);
+}

@@ -127,7 +127,7 @@ TEST_CASE("llama: batched generation equals per-sample generation", "[llama]") {
     REQUIRE(batched.tokens.size() == 3);
     for (size_t i = 0; i < prompts.size(); ++i) {
       GenerationConfig one = gc;
-      one.seed = gc.seed + i;  // sequence i of a batch samples with seed + i
+      one.seed = gc.seed + static_cast<int64_t>(i);  // sequence i samples with seed + i
       std::vector<at::Tensor> a{adapters[0].narrow(0, i, 1), adapters[1].narrow(0, i, 1)};
       auto single = generate(*m, {prompts[i]}, a, one);
       CHECK(single.tokens[0] == batched.tokens[i]);
