@@ -9,7 +9,6 @@
 #include <torch/version.h>
 
 #include "models/llama/peft.h"
-#include "models/llama/rope.h"
 #include "src/core/error.h"
 
 namespace ibllm::models {
@@ -22,45 +21,40 @@ AttentionBackend resolve_attention_backend(const std::string& name) {
   return sdpa_available() ? AttentionBackend::kSdpa : AttentionBackend::kMath;
 }
 
-namespace {
-
-// allowed[b,0,i,j] = j <= offset+i && (key_valid[b,j] || j == offset+i) -> (B|1,1,S,T) bool
-at::Tensor build_mask(int64_t S, int64_t T, int64_t offset, const at::Tensor& key_valid,
-                      const at::Device& device) {
+at::Tensor attention_mask(int64_t S, int64_t offset, const at::Tensor& key_valid,
+                          const at::Device& device) {
+  // allowed[b,0,i,j] = j <= offset+i && (key_valid[b,j] || j == offset+i) -> (B|1,1,S,T)
+  if (S == 1 && !key_valid.defined()) return at::Tensor();
+  const int64_t T = offset + S;
   auto opts = at::TensorOptions().dtype(at::kLong).device(device);
   auto qpos = (at::arange(S, opts) + offset).unsqueeze(1);  // (S,1)
   auto kpos = at::arange(T, opts).unsqueeze(0);             // (1,T)
   auto allowed = kpos.le(qpos);                             // (S,T)
   if (!key_valid.defined()) return allowed.unsqueeze(0).unsqueeze(0);
-  auto valid = key_valid.to(device).unsqueeze(1);                                // (B,1,T)
-  auto self = kpos.eq(qpos).unsqueeze(0);                                        // (1,S,T)
-  return allowed.unsqueeze(0).logical_and(valid.logical_or(self)).unsqueeze(1);  // (B,1,S,T)
+  TORCH_CHECK(key_valid.size(1) == T, "attention_mask: key_valid has ", key_valid.size(1),
+              " columns for ", T, " keys");
+  auto valid = key_valid.to(device).unsqueeze(1);  // (B,1,T)
+  auto self = kpos.eq(qpos).unsqueeze(0);          // (1,S,T)
+  return allowed.unsqueeze(0).logical_and(valid.logical_or(self)).unsqueeze(1);
 }
 
-}  // namespace
-
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t offset,
-                  const at::Tensor& key_valid, AttentionBackend backend) {
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& mask, bool causal, AttentionBackend backend) {
   // q (B,H,S,hd), k/v (B,H,T,hd) -> (B,H,S,hd)
-  const int64_t S = q.size(2), T = k.size(2);
-  TORCH_CHECK(T == offset + S, "attend: ", T, " keys for ", S, " queries at offset ", offset);
-  TORCH_CHECK(!key_valid.defined() || key_valid.size(1) == T, "attend: key_valid has ",
-              key_valid.size(1), " columns for ", T, " keys");
-  const bool need_mask = key_valid.defined() || S > 1;
+  TORCH_CHECK(!mask.defined() || (mask.size(-2) == q.size(2) && mask.size(-1) == k.size(2)),
+              "attend: mask ", mask.sizes(), " for ", q.size(2), " queries and ", k.size(2),
+              " keys");
 #if TORCH_VERSION_MAJOR >= 2
   if (backend == AttentionBackend::kSdpa) {
-    if (!need_mask) return at::scaled_dot_product_attention(q, k, v);
-    if (offset == 0 && !key_valid.defined())
-      return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
-    return at::scaled_dot_product_attention(q, k, v,
-                                            build_mask(S, T, offset, key_valid, q.device()));
+    if (causal) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
+    if (!mask.defined()) return at::scaled_dot_product_attention(q, k, v);
+    return at::scaled_dot_product_attention(q, k, v, mask);
   }
 #endif
   auto scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3)));
   auto scores32 = scores.to(at::kFloat);
-  if (need_mask)
-    scores32 = scores32.masked_fill(build_mask(S, T, offset, key_valid, q.device()).logical_not(),
-                                    -std::numeric_limits<float>::infinity());
+  if (mask.defined())
+    scores32 = scores32.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   auto probs = at::softmax(scores32, -1).to(q.scalar_type());
   return at::matmul(probs, v);
 }
@@ -152,8 +146,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   auto q = split_heads(project(x, wq, lora_wq_l1, lora_wq_l2, lora_scale_), n_heads_);
   auto k = split_heads(project(x, wk, lora_wk_l1, lora_wk_l2, lora_scale_), n_kv_heads_);
   auto v = split_heads(project(x, wv, lora_wv_l1, lora_wv_l2, lora_scale_), n_kv_heads_);
-  q = apply_rope(q, ctx.angles).transpose(1, 2);  // (B,H,S,hd)
-  k = apply_rope(k, ctx.angles).transpose(1, 2);  // (B,Hkv,S,hd)
+  q = apply_rope(q, ctx.rope).transpose(1, 2);  // (B,H,S,hd)
+  k = apply_rope(k, ctx.rope).transpose(1, 2);  // (B,Hkv,S,hd)
   v = v.transpose(1, 2);
   if (ctx.cache != nullptr) {
     TORCH_CHECK(ctx.offset + S <= ctx.cache->k.size(2), "KV cache full: ", ctx.offset + S,
@@ -165,7 +159,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   } else {
     TORCH_CHECK(ctx.offset == 0, "attention without a cache must start at position 0");
   }
-  auto out = attend(q, repeat_kv(k), repeat_kv(v), ctx.offset, ctx.key_valid, backend_);
+  auto out = attend(q, repeat_kv(k), repeat_kv(v), ctx.mask, ctx.causal, backend_);
   if (adapter.defined()) {
     if (!adapter.key.defined()) {
       out = out + adapter.value;  // same vector for every query position (attention-free)

@@ -12,6 +12,7 @@
 
 #include "models/llama/config.h"
 #include "models/llama/dense.h"
+#include "models/llama/rope.h"
 
 namespace ibllm::models {
 
@@ -19,11 +20,18 @@ enum class AttentionBackend { kMath, kSdpa };
 // "auto" resolves to kSdpa when LibTorch >= 2, else kMath; "sdpa" without it throws ConfigError.
 AttentionBackend resolve_attention_backend(const std::string& name);
 
-// q (B,H,S,hd), k/v (B,H,T,hd) with T = offset + S: query i sits at absolute position offset+i and
-// sees keys j <= offset+i. key_valid (B,T) bool (false: left padding) or undefined. A query whose
-// own key is padding still sees itself, so padded rows stay finite. -> (B,H,S,hd)
-at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t offset,
-                  const at::Tensor& key_valid, AttentionBackend backend);
+// Which keys S new queries may see when they sit at columns [offset, offset+S) of T = offset+S
+// keys: j <= offset+i, and key j not padding (key_valid (B,T) bool, or undefined: none). A padded
+// query still sees itself, so no row is empty. -> (B|1,1,S,T) bool, or undefined when nothing is
+// masked (one new token, no padding).
+at::Tensor attention_mask(int64_t S, int64_t offset, const at::Tensor& key_valid,
+                          const at::Device& device);
+
+// q (B,H,S,hd), k/v (B,H,T,hd), mask from attention_mask() (true = attend) or undefined.
+// `causal`: the mask is the plain causal one (T == S, no padding), so SDPA may use is_causal and
+// its fused kernels. -> (B,H,S,hd)
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const at::Tensor& mask, bool causal, AttentionBackend backend);
 
 // One layer's adapter input, prepared once per request (spec §3.3 "Optimisation").
 struct AdapterTerm {
@@ -39,12 +47,13 @@ struct LayerKV {
   at::Tensor v;
 };
 
-// Everything a layer needs besides its input: RoPE angles of the new tokens, where they start,
-// which keys are padding, and (decoding) the layer's cache.
+// Everything a layer needs besides its input, computed once per forward: RoPE cos/sin of the new
+// tokens, where they start, the attention mask, and (decoding) the layer's cache.
 struct AttentionContext {
-  at::Tensor angles;     // (S,hd/2) or (B,S,hd/2)
-  int64_t offset = 0;    // absolute column of the first new token
-  at::Tensor key_valid;  // (B, offset+S) bool or undefined
+  RopeTable rope;
+  int64_t offset = 0;   // absolute column of the first new token
+  at::Tensor mask;      // attention_mask() result or undefined
+  bool causal = false;  // mask is the plain causal mask
   LayerKV* cache = nullptr;
 };
 

@@ -4,7 +4,6 @@
 
 #include <string>
 
-#include "models/llama/rope.h"
 #include "src/core/error.h"
 
 namespace ibllm::models {
@@ -109,10 +108,12 @@ at::Tensor LlamaImpl::run(const at::Tensor& tokens, const at::Tensor& positions,
   TORCH_CHECK(adapters.empty() || adapters.size() == layers->size(),
               "adapter terms: one per layer expected");
   auto h = tok_embeddings->forward(tokens);
+  const int64_t S = tokens.size(1);
   AttentionContext ctx;
-  ctx.angles = rope_angles(positions, cfg_.head_dim(), cfg_.rope_theta);
+  ctx.rope = rope_table(positions, cfg_.head_dim(), cfg_.rope_theta);
   ctx.offset = offset;
-  ctx.key_valid = key_valid;
+  ctx.mask = attention_mask(S, offset, key_valid, h.device());
+  ctx.causal = offset == 0 && !key_valid.defined() && S > 1;
   static const AdapterTerm kNone;
   for (size_t i = 0; i < layers->size(); ++i) {
     ctx.cache = cache != nullptr ? &cache->layers[i] : nullptr;

@@ -12,12 +12,17 @@ at::Tensor rope_angles(const at::Tensor& positions, int64_t head_dim, double the
   return positions.to(at::kFloat).unsqueeze(-1) * inv_freq;
 }
 
-at::Tensor apply_rope(const at::Tensor& x, const at::Tensor& angles) {
-  // x (B,S,H,hd); angles (S,hd/2) | (B,S,hd/2) -> (B,S,H,hd)
+RopeTable rope_table(const at::Tensor& positions, int64_t head_dim, double theta) {
+  auto a = rope_angles(positions, head_dim, theta);
+  if (a.dim() == 2) a = a.unsqueeze(0);  // (B|1,S,hd/2)
+  return {at::cos(a).unsqueeze(2), at::sin(a).unsqueeze(2)};
+}
+
+at::Tensor apply_rope(const at::Tensor& x, const RopeTable& table) {
+  // x (B,S,H,hd) -> (B,S,H,hd)
   TORCH_CHECK(x.dim() == 4, "apply_rope expects (B,S,H,hd), got ", x.sizes());
-  auto a = angles.dim() == 2 ? angles.unsqueeze(0) : angles;  // (B|1,S,hd/2)
-  auto cos = at::cos(a).unsqueeze(2);                         // (B|1,S,1,hd/2)
-  auto sin = at::sin(a).unsqueeze(2);
+  const auto& cos = table.cos;  // (B|1,S,1,hd/2)
+  const auto& sin = table.sin;
   auto pairs = x.to(at::kFloat).reshape({x.size(0), x.size(1), x.size(2), -1, 2});
   auto re = pairs.select(-1, 0);
   auto im = pairs.select(-1, 1);
