@@ -140,11 +140,19 @@ LlamaConfig parse_llama_config(config::Section s) {
   std::string preset, params_file;
   s.field("preset", preset);
   s.field("params_file", params_file);
-  try {
-    if (!preset.empty()) c = llama_preset(preset);
-    if (!params_file.empty()) c = read_llama_params_file(params_file, c);
-  } catch (const Error& e) {
-    s.fail(preset.empty() || !params_file.empty() ? "params_file" : "preset", e.what());
+  if (!preset.empty()) {
+    try {
+      c = llama_preset(preset);
+    } catch (const Error& e) {
+      s.fail("preset", e.what());
+    }
+  }
+  if (!params_file.empty()) {
+    try {
+      c = read_llama_params_file(params_file, c);
+    } catch (const Error& e) {
+      s.fail("params_file", e.what());
+    }
   }
   s.field("dim", c.dim, config::at_least(1));
   s.field("n_layers", c.n_layers, config::at_least(1));
