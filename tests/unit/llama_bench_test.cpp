@@ -1,4 +1,4 @@
-// Decode throughput on the current device (hidden tag [.bench]; prints, asserts nothing about
+// Decode throughput on the current device (hidden tag [.bench], run by name; prints, asserts nothing about
 // speed): a 7B-shaped-but-narrow model (dim 512, 8 layers, 32000 vocab) generating 64 tokens greedily
 // at batch 1 and 8 after a 32-token prompt, with one adapter token per layer.
 #include <chrono>
@@ -12,7 +12,7 @@
 
 using namespace ibllm::models;
 
-TEST_CASE("llama bench: batched KV-cache decode tokens/s", "[.bench][llama]") {
+TEST_CASE("llama bench: batched KV-cache decode tokens/s", "[.bench]") {
   at::manual_seed(0);
   auto cfg = llama_preset("7B");
   cfg.dim = 512;
