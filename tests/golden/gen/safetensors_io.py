@@ -20,9 +20,10 @@ def save(tensors, path, metadata=None):
     header, blobs, offset = {}, [], 0
     for name, t in tensors.items():
         t = t.detach().cpu().contiguous()
-        raw = t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+        flat = t.reshape(-1)  # 0-d tensors cannot be viewed as bytes directly
+        raw = flat.view(torch.uint8).numpy().tobytes() if t.numel() else b""
         if t.dtype == torch.bool:
-            raw = t.to(torch.uint8).numpy().tobytes()
+            raw = flat.to(torch.uint8).numpy().tobytes()
         header[name] = {"dtype": _DTYPES[t.dtype], "shape": list(t.shape),
                         "data_offsets": [offset, offset + len(raw)]}
         blobs.append(raw)

@@ -1,0 +1,80 @@
+// LLaMA self-attention with the ImageBind-LLM additions (spec §2.2, §3.3, §3.4, §5.3): optional
+// bias/LoRA deltas, grouped-query heads, a KV cache, and the per-layer gated injection of the
+// adapter input (attention-free `tanh(gate)·Wv a` for one adapter token, gated softmax over the
+// adapter keys for several). All score/softmax work goes through attend(), the one attention
+// function: at::scaled_dot_product_attention on LibTorch >= 2, an exact fp32-softmax path otherwise.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <torch/nn/module.h>
+#include <torch/nn/pimpl.h>
+
+#include "models/llama/config.h"
+#include "models/llama/dense.h"
+
+namespace ibllm::models {
+
+enum class AttentionBackend { kMath, kSdpa };
+// "auto" resolves to kSdpa when LibTorch >= 2, else kMath; "sdpa" without it throws ConfigError.
+AttentionBackend resolve_attention_backend(const std::string& name);
+
+// q (B,H,S,hd), k/v (B,H,T,hd) with T = offset + S: query i sits at absolute position offset+i and
+// sees keys j <= offset+i. key_valid (B,T) bool (false: left padding) or undefined. A query whose
+// own key is padding still sees itself, so padded rows stay finite. -> (B,H,S,hd)
+at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, int64_t offset,
+                  const at::Tensor& key_valid, AttentionBackend backend);
+
+// One layer's adapter input, prepared once per request (spec §3.3 "Optimisation").
+struct AdapterTerm {
+  at::Tensor value;  // L=1: tanh(gate)·V_a (B|1,H,1,hd); L>1: V_a (B|1,H,L,hd); activation dtype
+  at::Tensor key;    // L>1 only: K_a (B|1,H,L,hd), base Wk, no RoPE
+  at::Tensor gate;   // L>1 only: tanh(gate) (1,H,1,1)
+  bool defined() const { return value.defined(); }
+};
+
+// One layer's cache, (B, Hkv, capacity, hd) each; keys are stored after RoPE.
+struct LayerKV {
+  at::Tensor k;
+  at::Tensor v;
+};
+
+// Everything a layer needs besides its input: RoPE angles of the new tokens, where they start,
+// which keys are padding, and (decoding) the layer's cache.
+struct AttentionContext {
+  at::Tensor angles;     // (S,hd/2) or (B,S,hd/2)
+  int64_t offset = 0;    // absolute column of the first new token
+  at::Tensor key_valid;  // (B, offset+S) bool or undefined
+  LayerKV* cache = nullptr;
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  // `options`: dtype/device of the base weights; deltas and the gate are fp32 on that device.
+  AttentionImpl(const LlamaConfig& cfg, const at::TensorOptions& options = at::kFloat);
+  void reset_parameters();        // base weights, deltas and gate (reference init)
+  void reset_delta_parameters();  // biases 0, LoRA A default / B 0, gate 0
+
+  // a (B|1, L, D) -> the layer's AdapterTerm (uses base Wv/Wk only: no LoRA, no bias).
+  AdapterTerm prepare_adapter(const at::Tensor& a);
+  // x (B,S,D) normalised input -> (B,S,D)
+  at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx,
+                     const AdapterTerm& adapter = {});
+  // W ← W + s·B·A for wq, wk, wo; never wv (the adapter path needs the base Wv).
+  void merge_lora();
+
+  at::Tensor gate;  // (1,H,1,1), present when cfg.gated_injection
+  Dense wq{nullptr}, wk{nullptr}, wv{nullptr}, wo{nullptr};
+  Dense lora_wq_l1{nullptr}, lora_wq_l2{nullptr}, lora_wk_l1{nullptr}, lora_wk_l2{nullptr};
+  Dense lora_wv_l1{nullptr}, lora_wv_l2{nullptr}, lora_wo_l1{nullptr}, lora_wo_l2{nullptr};
+
+ private:
+  at::Tensor split_heads(const at::Tensor& t, int64_t heads) const;  // (B,S,h·hd) -> (B,S,h,hd)
+  at::Tensor repeat_kv(const at::Tensor& t) const;  // (B,Hkv,T,hd) -> (B,H,T,hd)
+
+  int64_t n_heads_, n_kv_heads_, head_dim_;
+  double lora_scale_;
+  AttentionBackend backend_;
+};
+TORCH_MODULE(Attention);
+
+}  // namespace ibllm::models

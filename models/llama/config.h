@@ -1,0 +1,64 @@
+// LlamaConfig: the shape and PEFT switches of a LLaMA decoder (spec §2.1, §3.3, §3.4), its presets,
+// the YAML parser and readers for Meta `params.json` and Hugging Face `config.json`.
+// Defaults are LLaMA-7B as ImageBind-LLM uses it (norm_eps 1e-6, max_seq_len 512). Torch-free on
+// purpose: the CLI and config checks include it without paying for the torch headers.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace ibllm::config {
+class Section;
+}
+
+namespace ibllm::models {
+
+struct LlamaConfig {
+  int dim = 4096;
+  int n_layers = 32;
+  int n_heads = 32;
+  int n_kv_heads = 0;  // 0: same as n_heads (no grouped-query attention)
+  int vocab_size = 32000;
+  int multiple_of = 256;
+  double ffn_dim_multiplier = 0.0;  // 0: unset (Meta's None)
+  int ffn_hidden_dim = 0;           // 0: derived by the SwiGLU rule; >0: explicit (HF intermediate_size)
+  double norm_eps = 1e-6;
+  double rope_theta = 10000.0;
+  int max_seq_len = 512;  // longest sequence (prompt + generation) the model accepts
+  bool gated_injection = true;  // per-layer `attention.gate` (1,H,1,1) for the adapter input
+  bool w_bias = false;          // bias tuning: wq, wo, w1, w2, w3 biases (zero-init)
+  bool w_lora = false;          // LoRA on wq wk wv wo w1 w2 w3
+  int lora_rank = 16;
+  double lora_alpha = 0.0;  // 0: reference semantics (delta = B·A·x); >0: scaled by alpha/rank
+  std::string attention = "auto";  // auto | sdpa | math
+
+  int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
+  int head_dim() const { return dim / n_heads; }
+  // SwiGLU width: floor(2·4·dim/3), times ffn_dim_multiplier, rounded up to multiple_of.
+  int ffn_hidden() const;
+  double lora_scale() const { return lora_alpha > 0.0 ? lora_alpha / lora_rank : 1.0; }
+  // Throws ConfigError naming the first inconsistency (dim % n_heads, n_heads % n_kv_heads, ...).
+  void validate() const;
+};
+
+// "7B", "13B" (LLaMA-1 shapes, ImageBind-LLM's max_seq_len 512) or "tiny" (the golden-test model).
+LlamaConfig llama_preset(const std::string& name);
+
+// Meta params.json: dim, n_layers, n_heads, n_kv_heads, vocab_size (-1 keeps base), multiple_of,
+// ffn_dim_multiplier, norm_eps, rope_theta. Keys not present keep the value from `base`.
+LlamaConfig read_meta_params(const std::string& path, LlamaConfig base = {});
+// HF config.json (model_type llama): hidden_size, num_hidden_layers, num_attention_heads,
+// num_key_value_heads, intermediate_size, rms_norm_eps, rope_theta, vocab_size,
+// max_position_embeddings (only if larger than base.max_seq_len is wanted: it is copied as is).
+LlamaConfig read_hf_config(const std::string& path, LlamaConfig base = {});
+// Either of the two, chosen by the file's keys (`hidden_size` ⇒ HF).
+LlamaConfig read_llama_params_file(const std::string& path, LlamaConfig base = {});
+
+// True when LibTorch provides at::scaled_dot_product_attention (>= 2.0).
+bool sdpa_available();
+
+// YAML section `model.llama`: optional `preset` and `params_file` give the starting point, then
+// every field above may be set explicitly.
+LlamaConfig parse_llama_config(config::Section s);
+
+}  // namespace ibllm::models

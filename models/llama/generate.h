@@ -1,0 +1,44 @@
+// Batched text generation with the KV cache (spec §5.2 without its limits): prompts of different
+// lengths are left-padded (positions restart per sequence, padding masked), greedy or temperature
+// + the reference top-p rule, per-sequence stop at EOS, max_gen_len, one seeded CPU generator per
+// sequence (seed + index, so a batch samples exactly like the same prompts run one by one), and the
+// adapter terms prepared once per request. Works on token ids; the tokenizer lives in data/.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "models/llama/llama.h"
+
+namespace ibllm::models {
+
+struct GenerationConfig {
+  int max_gen_len = 256;
+  double temperature = 0.1;  // 0: greedy (argmax)
+  double top_p = 0.75;
+  int64_t eos_id = 2;
+  int64_t pad_id = 0;  // id fed in padding columns (never attended to)
+  uint64_t seed = 0;
+};
+
+struct GenerationResult {
+  std::vector<std::vector<int64_t>> tokens;  // generated ids per sequence, EOS excluded
+  std::vector<bool> stopped_at_eos;
+};
+
+// Reference top-p (spec §5.2): sort descending, drop tokens whose exclusive cumulative mass
+// (cumsum - p_i) exceeds top_p, renormalise. probs (B,V) -> (B,V) in the original order.
+at::Tensor top_p_filter(const at::Tensor& probs, double top_p);
+
+// logits (B,V) fp32 -> next ids (B) int64 on CPU. temperature 0: argmax; else softmax(logits/T),
+// top-p filter, one multinomial draw per row from generators[row].
+at::Tensor sample_next(const at::Tensor& logits, double temperature, double top_p,
+                       std::vector<at::Generator>& generators);
+
+// prompts: token ids (with BOS) per sequence; adapters: empty or one (B|1,L,D) per layer.
+GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_t>>& prompts,
+                          const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg);
+
+}  // namespace ibllm::models
