@@ -51,6 +51,7 @@ DataConfig parse_data_config(config::Section s) {
   s.field("num_workers", c.num_workers, config::between(0, 256));
   s.field("prefetch_batches", c.prefetch_batches, config::between(1, 1024));
   s.field("opencv_threads", c.opencv_threads, config::between(0, 256));
+  s.field("worker_intra_op_threads", c.worker_intra_op_threads, config::between(1, 256));
   s.field("pin_memory", c.pin_memory);
   s.choice<MalformedPolicy>("on_malformed", c.on_malformed,
                             {{"error", MalformedPolicy::kError}, {"skip", MalformedPolicy::kSkip}});

@@ -57,7 +57,8 @@ struct DataConfig {
   int num_workers = 2;
   int prefetch_batches = 4;
   int opencv_threads = 1;
-  bool pin_memory = true;  // only when CUDA is present
+  int worker_intra_op_threads = 1;  // OpenMP threads each loader worker's tensor ops may use
+  bool pin_memory = true;           // only when CUDA is present
 
   MalformedPolicy on_malformed = MalformedPolicy::kError;
   double max_skip_fraction = 0.01;

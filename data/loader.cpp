@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <dlfcn.h>
 #include <spdlog/spdlog.h>
 
 #if IBLLM_WITH_OPENCV
@@ -29,6 +30,17 @@ SamplerOptions sampler_options(const DataConfig& c, const Dataset& d, const Load
   s.split_epoch = c.split_epoch;
   s.last_batch = c.last_batch;
   return s;
+}
+
+// LibTorch's CPU ops parallelise with OpenMP; a fresh std::thread starts with the process default
+// team size (all cores), so every worker would fan out to every core. omp_set_num_threads only
+// changes the calling thread's setting (at::set_num_threads would change the trainer's too). It is
+// looked up at run time so a non-OpenMP LibTorch build simply skips it.
+using OmpSetNumThreads = void (*)(int);
+OmpSetNumThreads omp_set_num_threads_fn() {
+  static OmpSetNumThreads fn =
+      reinterpret_cast<OmpSetNumThreads>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
+  return fn;
 }
 
 }  // namespace
@@ -68,6 +80,8 @@ std::string DataLoader::thread_summary() const {
   return "workers=" + std::to_string(config_.num_workers) +
          " prefetch=" + std::to_string(config_.prefetch_batches) +
          " opencv_threads=" + std::to_string(config_.opencv_threads) +
+         " worker_intra_op_threads=" + std::to_string(config_.worker_intra_op_threads) +
+         (omp_set_num_threads_fn() ? "" : "(no OpenMP)") +
          " torch_intra_op_threads=" + std::to_string(at::get_num_threads()) +
          (pin_ ? " pinned" : "");
 }
@@ -174,6 +188,7 @@ Batch DataLoader::build_batch(size_t k) {
 }
 
 void DataLoader::worker_loop() {
+  if (auto fn = omp_set_num_threads_fn()) fn(config_.worker_intra_op_threads);
   for (;;) {
     size_t k;
     {

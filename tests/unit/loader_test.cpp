@@ -7,6 +7,11 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
+#include <thread>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 
@@ -242,4 +247,40 @@ TEST_CASE("truncations are counted; fixed and dynamic padding give the same loss
     CHECK(cut.stats().truncated == bc[0].truncated);
     CHECK(bc[0].truncated >= 4);
   }
+}
+
+TEST_CASE("a stalled read times out with a DataError instead of hanging", "[loader]") {
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  auto tok = std::make_shared<const LlamaTokenizer>(model.string());
+  auto dir = ibllm::test::scratch_dir("loader_stall");
+  const std::string fifo = (dir / "stuck.png").string();
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);  // opening it for reading blocks until a writer comes
+  std::ofstream(dir / "caps.tsv") << "url\tcaption\nstuck.png\tnever arrives\n";
+  DataConfig c = demo_config();
+  c.sources = {SourceConfig{SourceKind::kCaptionTsv, (dir / "caps.tsv").string(), "", 1.0, ""}};
+  c.num_workers = 1;
+  c.batch_size = 1;
+  auto ds = std::make_shared<const Dataset>(c);
+  DataLoader l(c, ds, tok, LoaderOptions{});
+  l.start_epoch(0);
+  std::string msg;
+  try {
+    l.next(std::chrono::milliseconds(300));
+  } catch (const ibllm::DataError& e) {
+    msg = e.what();
+  }
+  CHECK(msg.find("stalled") != std::string::npos);
+  // Release the worker: a writer that closes at once gives the reader an empty file -> skipped.
+  int fd = -1;
+  for (int i = 0; i < 200 && fd < 0; ++i) {
+    fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd < 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(fd >= 0);
+  close(fd);
+  auto b = l.next(kTimeout);
+  REQUIRE(b.has_value());
+  CHECK(b->size() == 0);
+  CHECK(b->skipped == 1);
+  CHECK(!l.next(kTimeout).has_value());
 }
