@@ -19,6 +19,7 @@
 #include "data/feature_cache.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
+#include "src/config/document.h"
 #include "src/core/error.h"
 #include "tests/support/catch.h"  // last: glog (via ATen) also defines CHECK
 #include "tests/support/paths.h"
@@ -283,4 +284,39 @@ TEST_CASE("a stalled read times out with a DataError instead of hanging", "[load
   CHECK(b->size() == 0);
   CHECK(b->skipped == 1);
   CHECK(!l.next(kTimeout).has_value());
+}
+
+TEST_CASE("the bundled demo data loads from a YAML data section", "[loader]") {
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  const std::string root = ibllm::test::source_dir().string();
+  auto doc =
+      ibllm::config::Document::from_string("data:\n  tokenizer: " + model.string() +
+                                           "\n  sources:\n"
+                                           "    - {kind: caption_tsv, path: " +
+                                           root +
+                                           "/data/samples/captions.tsv}\n"
+                                           "    - {kind: llava, path: " +
+                                           root +
+                                           "/data/samples/instructions.json}\n"
+                                           "    - {kind: alpaca, path: " +
+                                           root +
+                                           "/data/samples/alpaca.json, weight: 0.5}\n"
+                                           "  batch_size: 2\n  num_workers: 1\n  llava_turns: all\n"
+                                           "  image: {size: 48}\n");
+  DataConfig c = parse_data_config(doc.root().child("data"));
+  doc.finish();
+  auto tok = std::make_shared<const LlamaTokenizer>(c.tokenizer);
+  auto ds = std::make_shared<const Dataset>(c, 0);
+  CHECK(ds->size() == 6 + 4 + 2);
+  CHECK(ds->record(6).turns.size() == 2);  // the multi-turn LLaVA row
+  DataLoader l(c, ds, tok, LoaderOptions{1, 0, 0, true});
+  auto batches = run_epoch(l, 0);
+  REQUIRE(batches.size() == 6);
+  int64_t supervised_eos = 0;
+  for (const auto& b : batches) {
+    CHECK(b.images.sizes() == at::IntArrayRef({2, 3, 48, 48}));
+    supervised_eos += (b.labels == tok->eos_id()).sum().item<int64_t>();
+  }
+  CHECK(supervised_eos == 12 + 1);  // one EOS per answer; the two-turn row has two
+  CHECK(l.stats().skipped == 0);
 }
