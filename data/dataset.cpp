@@ -298,8 +298,11 @@ void Dataset::load_source(int32_t s) {
                           cols,
                       "the first row of a caption TSV is the tab-separated header");
     }
-    for (const auto& [line, why] : t.malformed) malformed(line, why);
     for (const auto& row : t.rows) {
+      if (!row.error.empty()) {
+        malformed(row.line, row.error);
+        continue;
+      }
       if (row.fields.size() != t.header.size()) {
         malformed(row.line, std::to_string(row.fields.size()) + " fields but the header has " +
                                 std::to_string(t.header.size()));
@@ -325,8 +328,11 @@ void Dataset::load_source(int32_t s) {
 
   JsonEntries entries =
       src.kind == SourceKind::kJsonl ? read_json_lines(src.path) : read_json_array(src.path);
-  for (const auto& [line, why] : entries.malformed) malformed(line, why);
   for (const auto& e : entries.entries) {
+    if (!e.error.empty()) {
+      malformed(e.line, e.error);
+      continue;
+    }
     try {
       Record r = src.kind == SourceKind::kLlava ? llava_record(ctx, e.value, config_.llava_turns)
                  : src.kind == SourceKind::kAlpaca

@@ -23,9 +23,9 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 
 void parse_one(JsonEntries& out, const std::string& text, int64_t line) {
   try {
-    out.entries.push_back(JsonEntry{line, nlohmann::json::parse(text)});
+    out.entries.push_back(JsonEntry{line, nlohmann::json::parse(text), ""});
   } catch (const nlohmann::json::parse_error& e) {
-    out.malformed.emplace_back(line, std::string("invalid JSON: ") + e.what());
+    out.entries.push_back(JsonEntry{line, nullptr, std::string("invalid JSON: ") + e.what()});
   }
 }
 

@@ -16,12 +16,12 @@ namespace ibllm::data {
 struct JsonEntry {
   int64_t line = 0;
   nlohmann::json value;
+  std::string error;  // non-empty: the entry is not valid JSON (value is null)
 };
 
 struct JsonEntries {
   std::string path;
-  std::vector<JsonEntry> entries;
-  std::vector<std::pair<int64_t, std::string>> malformed;  // line, reason
+  std::vector<JsonEntry> entries;  // in file order, invalid ones included (with `error` set)
 };
 
 // Top-level must be an array (else DataError). Unreadable file -> DataError.

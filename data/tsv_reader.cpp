@@ -88,11 +88,7 @@ TsvTable parse_tsv(const std::string& text, const std::string& path) {
       have_header = true;
       continue;
     }
-    if (!error.empty()) {
-      t.malformed.emplace_back(row_line, error);
-      continue;
-    }
-    t.rows.push_back(TsvRow{row_line, std::move(fields)});
+    t.rows.push_back(TsvRow{row_line, std::move(fields), error});
   }
   if (!have_header)
     throw DataError(path + " is empty (no header row)",

@@ -13,14 +13,13 @@ namespace ibllm::data {
 struct TsvRow {
   int64_t line = 0;
   std::vector<std::string> fields;
+  std::string error;  // non-empty: the row could not be split (unterminated quote, ...)
 };
 
 struct TsvTable {
   std::string path;
   std::vector<std::string> header;
-  std::vector<TsvRow> rows;
-  // Rows that could not be split (unterminated quote, text after a closing quote): line + reason.
-  std::vector<std::pair<int64_t, std::string>> malformed;
+  std::vector<TsvRow> rows;  // in file order, malformed rows included (with `error` set)
   // Index of a header column, -1 when absent.
   int column(const std::string& name) const;
 };

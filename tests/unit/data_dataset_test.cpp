@@ -5,12 +5,14 @@
 
 #include <fstream>
 #include <functional>
+#include <set>
 #include <string>
 
 #include "data/dataset.h"
 #include "data/feature_cache.h"
 #include "data/json_records.h"
 #include "data/prompt_template.h"
+#include "data/sample_builder.h"
 #include "data/tsv_reader.h"
 #include "src/config/document.h"
 #include "src/core/error.h"
@@ -64,17 +66,20 @@ TEST_CASE("TSV: header in any order, quoted fields with tabs/newlines/quotes, CR
   CHECK(t.rows[2].line == 4);
   CHECK(t.rows[3].line == 7);  // line 6 is blank
   CHECK(t.rows[3].fields[2] == "d.png");
-  CHECK(t.malformed.empty());
+  for (const auto& r : t.rows) CHECK(r.error.empty());
 }
 
 TEST_CASE("TSV: malformed quoting is reported with its line", "[data]") {
   TsvTable t = parse_tsv("url\tcaption\na.png\t\"ok\"\nb.png\t\"bad\"x\nc.png\tfine\n", "m.tsv");
-  REQUIRE(t.rows.size() == 2);
-  REQUIRE(t.malformed.size() == 1);
-  CHECK(t.malformed[0].first == 3);
+  REQUIRE(t.rows.size() == 3);
+  CHECK(t.rows[0].error.empty());
+  CHECK(t.rows[1].line == 3);
+  CHECK(t.rows[1].error.find("closing quote") != std::string::npos);
+  CHECK(t.rows[2].fields[1] == "fine");
   TsvTable u = parse_tsv("url\tcaption\na.png\t\"never closed\n", "m.tsv");
-  REQUIRE(u.malformed.size() == 1);
-  CHECK(u.malformed[0].first == 2);
+  REQUIRE(u.rows.size() == 1);
+  CHECK(u.rows[0].line == 2);
+  CHECK(u.rows[0].error.find("unterminated") != std::string::npos);
   CHECK_THROWS_AS(parse_tsv("", "empty.tsv"), DataError);
 }
 
@@ -315,4 +320,31 @@ TEST_CASE("Alpaca templates are the reference strings", "[data]") {
         "context. Write a response that appropriately completes the request.\n\n### Instruction:\n"
         "Do X\n\n### Input:\nctx\n\n### Response:");
   CHECK(format_followup_prompt("Q") == "\n\n### Instruction:\nQ\n\n### Response:");
+}
+
+TEST_CASE("strict mode reports the first bad row in file order", "[data]") {
+  auto dir = ibllm::test::scratch_dir("data_order");
+  auto p = write(dir, "o.tsv", "url\tcaption\na.png\tx\textra\nb.png\t\"bad\"quote\n");
+  auto msg = error_of([&] { Dataset d(one_source(SourceKind::kCaptionTsv, p)); });
+  CHECK(msg.find("o.tsv:2") != std::string::npos);
+  auto j = write(dir, "o.json", "[\n{\"instruction\": 1, \"output\": \"b\"},\n{oops}\n]");
+  msg = error_of([&] { Dataset d(one_source(SourceKind::kAlpaca, j)); });
+  CHECK(msg.find("o.json:2") != std::string::npos);
+  CHECK(msg.find("must be a string") != std::string::npos);
+}
+
+TEST_CASE("caption alternatives: chosen per epoch, deterministic, all reachable", "[data]") {
+  std::set<size_t> seen;
+  for (int64_t epoch = 0; epoch < 40; ++epoch) {
+    const size_t k = choose_answer(3, 11, epoch, 5);
+    CHECK(k < 3);
+    CHECK(k == choose_answer(3, 11, epoch, 5));
+    seen.insert(k);
+  }
+  CHECK(seen.size() == 3);
+  CHECK(choose_answer(1, 11, 3, 5) == 0);
+  int differs = 0;  // a different seed gives a different sequence
+  for (int64_t epoch = 0; epoch < 40; ++epoch)
+    differs += choose_answer(3, 11, epoch, 5) != choose_answer(3, 12, epoch, 5);
+  CHECK(differs > 0);
 }

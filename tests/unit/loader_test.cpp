@@ -320,3 +320,19 @@ TEST_CASE("the bundled demo data loads from a YAML data section", "[loader]") {
   CHECK(supervised_eos == 12 + 1);  // one EOS per answer; the two-turn row has two
   CHECK(l.stats().skipped == 0);
 }
+
+TEST_CASE("evaluation loaders keep file order and use the centre crop", "[loader]") {
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  auto tok = std::make_shared<const LlamaTokenizer>(model.string());
+  DataConfig c = demo_config();
+  c.sources.resize(1);  // captions.tsv
+  c.batch_size = 6;
+  c.num_workers = 1;
+  auto ds = std::make_shared<const Dataset>(c);
+  DataLoader l(c, ds, tok, LoaderOptions{1, 0, 9, /*train=*/false});
+  auto b = run_epoch(l, 4);
+  REQUIRE(b.size() == 1);
+  CHECK(b[0].indices == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
+  ImageTransform t(c.image);
+  for (int64_t i = 0; i < 6; ++i) CHECK(b[0].images[i].equal(t.eval(ds->record(i).image)));
+}
