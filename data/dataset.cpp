@@ -193,6 +193,9 @@ Dataset::Dataset(const DataConfig& config, uint64_t seed) : config_(config) {
     if (n == 0) continue;
     const double w = config_.sources[s].weight;
     const int64_t count = static_cast<int64_t>(std::llround(w * static_cast<double>(n)));
+    if (count == 0)
+      spdlog::warn("data: source {} ({} rows) has weight {}, which rounds to no samples per epoch",
+                   config_.sources[s].path, n, w);
     for (int64_t k = 0; k < count / n; ++k)
       for (int64_t i = b; i < e; ++i) index_.push_back(i);
     const int64_t rest = count % n;

@@ -29,6 +29,13 @@ Sampler::Sampler(SamplerOptions o) : o_(o) {
   if (o_.split_epoch > 1 && o_.last_batch == LastBatch::kPartial)
     throw DataError("sampler: split_epoch > 1 (reference sub-epoch sampler) always pads",
                     "use last_batch: drop or pad");
+  if (positions_per_epoch() == 0)
+    throw DataError(
+        "an epoch has no full batch: " + std::to_string(o_.dataset_size) + " samples over " +
+            std::to_string(o_.world_size) + " rank(s)" +
+            (o_.split_epoch > 1 ? " and " + std::to_string(o_.split_epoch) + " sub-epochs" : "") +
+            " with batch_size " + std::to_string(o_.batch_size) + " and last_batch: drop",
+        "lower data.batch_size, or use last_batch: pad or partial");
 }
 
 std::vector<int64_t> Sampler::permutation(uint64_t seed) const {

@@ -5,6 +5,7 @@
 // loss.
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/Context.h>
 
 #include <chrono>
 #include <thread>
@@ -335,4 +336,19 @@ TEST_CASE("evaluation loaders keep file order and use the centre crop", "[loader
   CHECK(b[0].indices == std::vector<int64_t>{0, 1, 2, 3, 4, 5});
   ImageTransform t(c.image);
   for (int64_t i = 0; i < 6; ++i) CHECK(b[0].images[i].equal(t.eval(ds->record(i).image)));
+}
+
+TEST_CASE("batches are pinned when CUDA is present", "[loader][.gpu]") {
+  if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  auto tok = std::make_shared<const LlamaTokenizer>(model.string());
+  DataConfig c = demo_config();
+  c.num_workers = 2;
+  auto ds = std::make_shared<const Dataset>(c);
+  DataLoader l(c, ds, tok, LoaderOptions{});
+  auto b = run_epoch(l, 0);
+  REQUIRE(!b.empty());
+  CHECK(b[0].tokens.is_pinned());
+  CHECK(b[0].labels.is_pinned());
+  CHECK(b[0].images.is_pinned());
 }

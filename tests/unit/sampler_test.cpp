@@ -138,4 +138,7 @@ TEST_CASE("sampler rejects bad options", "[sampler]") {
   CHECK_THROWS_AS(Sampler(opts(10, 2, 2, 1, LastBatch::kDrop)), ibllm::DataError);
   CHECK_THROWS_AS(Sampler(opts(10, 2, 0, 1, LastBatch::kPartial, 2)), ibllm::DataError);
   CHECK_THROWS_AS(Sampler(opts(10, 2, 0, 1, LastBatch::kDrop)).batches(0, 100), ibllm::DataError);
+  // too small for one full batch per rank: an error, not a silently empty epoch
+  CHECK_THROWS_AS(Sampler(opts(5, 2, 0, 4, LastBatch::kDrop)), ibllm::DataError);
+  CHECK(Sampler(opts(5, 2, 0, 4, LastBatch::kPartial)).batches(0).size() == 1);
 }
