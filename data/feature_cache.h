@@ -1,0 +1,45 @@
+// Precomputed ImageBind embeddings for the feature-cached dataset variant: one .safetensors file
+// with a float tensor "embeddings" (N, D) and metadata "paths" = JSON list of the N image paths as
+// written in the data file (the key "" holds the zero-image feature used for text-only rows in
+// text_only: reference). Training then skips the frozen encoder; sample semantics are unchanged.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace ibllm::io {
+class SafetensorsFile;
+}
+
+namespace ibllm::data {
+
+class FeatureCache {
+ public:
+  // Throws DataError when the file, the tensor or the metadata is missing or inconsistent.
+  explicit FeatureCache(const std::string& path);
+  ~FeatureCache();
+  bool contains(const std::string& key) const { return rows_.count(key) != 0; }
+  // (D) float32 copy of the row for `key`; throws DataError when absent.
+  at::Tensor get(const std::string& key) const;
+  int64_t dim() const { return dim_; }
+  int64_t size() const { return static_cast<int64_t>(rows_.size()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::unique_ptr<io::SafetensorsFile> file_;
+  at::Tensor embeddings_;
+  int64_t dim_ = 0;
+  std::unordered_map<std::string, int64_t> rows_;
+};
+
+// Writes a cache file (used by the feature-extraction command and tests). embeddings: (N, D).
+void write_feature_cache(const std::string& path, const std::vector<std::string>& keys,
+                         const at::Tensor& embeddings);
+
+}  // namespace ibllm::data
