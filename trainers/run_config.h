@@ -7,6 +7,9 @@
 #include <string>
 #include <vector>
 
+#include "data/data_config.h"
+#include "models/imagebind/imagebind_config.h"
+#include "models/llama/config.h"
 #include "src/config/document.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optim_config.h"
@@ -22,17 +25,31 @@ struct RunSection {
   std::string device = "auto";      // auto (cuda if available) | cpu | cuda
 };
 
+// The frozen towers and the trainable deltas. The bind network joins with the trainer issue.
+struct ModelConfig {
+  models::LlamaConfig llama;
+  models::ImageBindConfig imagebind;
+};
+
 struct RunConfig {
   RunSection run;
+  ModelConfig model;
+  data::DataConfig data;
   OptimConfig optim;
   ScheduleConfig schedule;
 };
 
 RunSection parse_run_section(config::Section s);
+// What parse_run_config checks beyond the YAML itself.
+enum class Checks {
+  kSyntax,     // types, ranges, cross-section consistency (no file access)
+  kResources,  // also: data files exist, the tokenizer loads and its vocabulary fits the model
+};
+
 // Parses every section; throws one ConfigError listing all problems (unknown keys included).
-RunConfig parse_run_config(config::Document& doc);
+RunConfig parse_run_config(config::Document& doc, Checks checks = Checks::kSyntax);
 // Convenience: load + parse; `resolved_yaml` (optional) receives the resolved config text.
 RunConfig load_run_config(const std::string& path, const std::vector<std::string>& overrides,
-                          std::string* resolved_yaml = nullptr);
+                          std::string* resolved_yaml = nullptr, Checks checks = Checks::kSyntax);
 
 }  // namespace ibllm::train

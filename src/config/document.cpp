@@ -357,7 +357,7 @@ std::vector<std::string> Section::keys() const {
 
 void Section::fail(const std::string& key, const std::string& message) {
   auto p = path_;
-  if (!key.empty()) p.push_back(key);
+  for (const auto& seg : split_path(key)) p.push_back(seg);  // "sources[1].path" is allowed
   doc_->add_error(p, message);
 }
 

@@ -70,7 +70,8 @@ class Section {
   std::vector<std::string> keys() const;
   bool has(const std::string& key) const;
 
-  // A consistency error about `key` (located at the key if present, else at this section).
+  // A consistency error about `key` (located at the key if present, else at its nearest parent).
+  // `key` may be a relative path such as "sources[1].path".
   void fail(const std::string& key, const std::string& message);
   // Dotted path of `key` in this section ("model.llama.dim"); key "" gives the section's own path.
   std::string path(const std::string& key = "") const;
