@@ -123,7 +123,7 @@ class DocumentState {
     std::vector<std::string> p = path;
     YAML::Node n;
     while (true) {
-      if (lookup(p, n) && n.Mark().line >= 0) {
+      if (!p.empty() && lookup(p, n) && n.Mark().line >= 0) {  // the root's 1:1 says nothing
         e.line = n.Mark().line + 1;
         e.col = n.Mark().column + 1;
         e.text = fmt::format("{}:{}:{}: ", name, e.line, e.col);

@@ -18,7 +18,9 @@ struct Result {
 };
 
 Result run_cli(const std::string& args) {
-  std::string cmd = "'" + ibllm::test::cli_path().string() + "' " + args + " 2>&1";
+  // From the repository root, as users run it (config paths are relative to the working dir).
+  std::string cmd = "cd '" + ibllm::test::source_dir().string() + "' && '" +
+                    ibllm::test::cli_path().string() + "' " + args + " 2>&1";
   Result r;
   std::FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
@@ -93,7 +95,8 @@ TEST_CASE("cli: check-config prints the resolved config or every problem", "[cli
   auto r = run_cli("check-config " + bad);
   INFO(r.output);
   CHECK(r.code == 2);
-  CHECK(has(r.output, "error: [config] 2 problems in " + bad));
+  CHECK(has(r.output, "error: [config] 4 problems in " + bad));
+  CHECK(has(r.output, bad + ": data.sources: no data sources"));  // absent section: no line
   CHECK(has(r.output, bad + ":2:9: run.seed: value -1 is out of range [0, inf)"));
   CHECK(has(r.output, bad + ":3:3: run.nme: unknown key 'nme' (did you mean 'name'?)"));
   CHECK(has(r.output, "hint:"));
