@@ -5,7 +5,7 @@
 #include "data/clip_tokenizer.h"
 
 #include <ATen/ATen.h>
-#include <zlib.h>
+#include <dlfcn.h>
 
 #include <algorithm>
 #include <climits>
@@ -217,18 +217,51 @@ void byte_symbols(std::vector<std::string>& by_byte, std::vector<int>& vocab_ord
     }
 }
 
+// zlib's gz* reader, resolved at run time: the ibllm target does not link zlib itself (it only
+// reaches the process through other libraries), so libz.so.1 is dlopen()ed on first use.
+struct ZlibApi {
+  using Open = void* (*)(const char*, const char*);
+  using Read = int (*)(void*, void*, unsigned);
+  using Close = int (*)(void*);
+  using ErrorFn = const char* (*)(void*, int*);
+  Open open = nullptr;
+  Read read = nullptr;
+  Close close = nullptr;
+  ErrorFn error = nullptr;
+};
+
+const ZlibApi& zlib_api() {
+  static const ZlibApi api = [] {
+    ZlibApi a;
+    void* lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) lib = dlopen("libz.so", RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return a;  // never closed: the symbols are used for the process lifetime
+    a.open = reinterpret_cast<ZlibApi::Open>(dlsym(lib, "gzopen"));
+    a.read = reinterpret_cast<ZlibApi::Read>(dlsym(lib, "gzread"));
+    a.close = reinterpret_cast<ZlibApi::Close>(dlsym(lib, "gzclose"));
+    a.error = reinterpret_cast<ZlibApi::ErrorFn>(dlsym(lib, "gzerror"));
+    return a;
+  }();
+  return api;
+}
+
 std::string read_gz_text(const std::string& path) {
-  gzFile f = gzopen(path.c_str(), "rb");  // also reads an uncompressed file transparently
+  const ZlibApi& z = zlib_api();
+  if (!z.open || !z.read || !z.close || !z.error)
+    throw DataError("cannot read CLIP BPE vocabulary '" + path + "': zlib (libz.so.1) not found",
+                    "install zlib (Debian: zlib1g)");
+  void* f = z.open(path.c_str(), "rb");  // also reads an uncompressed file transparently
   if (!f) throw DataError("cannot open CLIP BPE vocabulary '" + path + "'",
                           "pass the bpe_simple_vocab_16e6.txt.gz file (e.g. with --bpe)");
   std::string text;
-  char buf[1 << 16];
+  std::vector<char> buf(1 << 16);
   int n;
-  while ((n = gzread(f, buf, sizeof(buf))) > 0) text.append(buf, static_cast<size_t>(n));
+  while ((n = z.read(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+    text.append(buf.data(), static_cast<size_t>(n));
   int errnum = 0;
-  const char* msg = n < 0 ? gzerror(f, &errnum) : nullptr;
+  const char* msg = n < 0 ? z.error(f, &errnum) : nullptr;
   std::string err = msg ? msg : "";
-  gzclose(f);
+  z.close(f);
   if (n < 0) throw DataError("cannot read CLIP BPE vocabulary '" + path + "': " + err,
                              "the file is truncated or not gzip/text");
   return text;
@@ -306,6 +339,7 @@ ClipTokenizer::ClipTokenizer(const std::string& merges_path, ClipTokenizerOption
   while (pos != std::string::npos && line_no <= kNumMerges) {
     size_t end = text.find('\n', pos + 1);
     std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+    if (line.empty() && (end == std::string::npos || end + 1 == text.size())) break;  // final newline
     size_t sp = line.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= line.size())
       throw DataError("CLIP BPE vocabulary '" + merges_path + "' line " + std::to_string(line_no) +

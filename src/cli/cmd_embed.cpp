@@ -296,7 +296,10 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
   if (std::find(ib.modalities.begin(), ib.modalities.end(), tower) == ib.modalities.end())
     throw ConfigError("model.imagebind.modalities has no '" + tower + "' tower",
                       "add it to model.imagebind.modalities (or --set)");
-  ib.modalities = {tower};  // allocate only the tower we run
+  // With weights only the tower we run is allocated (the checkpoint's other towers are skipped).
+  // Without weights the whole configured model is built, so the random-init numbers are exactly
+  // those the configured model computes online (the init draws depend on which towers exist).
+  if (args.value("--weights")) ib.modalities = {tower};
   const int64_t batch = flag_int(args, "--batch", cfg.data.batch_size, 1);
   const int workers = static_cast<int>(flag_int(args, "--workers", std::max(cfg.data.num_workers, 1), 1));
   if (cfg.run.threads > 0) at::set_num_threads(cfg.run.threads);
@@ -322,9 +325,11 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     std::cerr << fmt::format("loaded {} tensors from {} ({} skipped: other modalities)\n",
                              report.loaded.size(), *w, report.ignored.size() + report.unexpected.size());
   } else {
+    at::manual_seed(static_cast<uint64_t>(cfg.run.seed));  // reproducible from run.seed
     model->reset_parameters();
     std::cerr << "warning: no --weights given: the ImageBind model is randomly initialised "
-                 "(deterministic reset_parameters); these embeddings are NOT meaningful features\n";
+                 "(reset_parameters seeded with run.seed); these embeddings are NOT meaningful "
+                 "features\n";
   }
   if (device.is_cuda()) model->to(device, at::kBFloat16);
   model->eval();

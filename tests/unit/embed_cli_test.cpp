@@ -52,12 +52,13 @@ const std::vector<std::string> kImages = {"images/red_square.png", "images/blue_
                                           "images/green_triangle.png", "images/yellow_square.png",
                                           "images/purple_circle.png"};
 
-// The model `embed` builds for the tiny config (same deterministic init).
+// The model `embed` builds for the tiny config without --weights (init seeded with run.seed).
 ibllm::models::ImageBindModel tiny_model(const std::vector<std::string>& sets = {}) {
   auto cfg = ibllm::train::load_run_config(
       (ibllm::test::source_dir() / "configs/tiny_cpu.yaml").string(), sets, nullptr,
       ibllm::train::Checks::kSyntax);
   ibllm::models::ImageBindModel m(cfg.model.imagebind);
+  at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   m->reset_parameters();
   m->eval();
   return m;
