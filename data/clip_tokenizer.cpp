@@ -116,11 +116,11 @@ std::string u32_to_utf8(const std::u32string& s) {
 // left as they are (Python's html.unescape knows all 2231; documented difference).
 std::u32string html_unescape(const std::u32string& s) {
   static const std::pair<const char*, char32_t> kNamed[] = {
-      {"amp", U'&'},     {"lt", U'<'},       {"gt", U'>'},       {"quot", U'"'},
-      {"apos", U'\''},   {"nbsp", 0xA0},     {"copy", 0xA9},     {"reg", 0xAE},
-      {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013},  {"lsquo", 0x2018},
-      {"rsquo", 0x2019}, {"ldquo", 0x201C},  {"rdquo", 0x201D},  {"trade", 0x2122},
-      {"deg", 0xB0},     {"times", 0xD7},    {"euro", 0x20AC},   {"laquo", 0xAB},
+      {"amp", U'&'},      {"lt", U'<'},      {"gt", U'>'},      {"quot", U'"'},
+      {"apos", U'\''},    {"nbsp", 0xA0},    {"copy", 0xA9},    {"reg", 0xAE},
+      {"hellip", 0x2026}, {"mdash", 0x2014}, {"ndash", 0x2013}, {"lsquo", 0x2018},
+      {"rsquo", 0x2019},  {"ldquo", 0x201C}, {"rdquo", 0x201D}, {"trade", 0x2122},
+      {"deg", 0xB0},      {"times", 0xD7},   {"euro", 0x20AC},  {"laquo", 0xAB},
       {"raquo", 0xBB}};
   std::u32string out;
   out.reserve(s.size());
@@ -139,9 +139,10 @@ std::u32string html_unescape(const std::u32string& s) {
       unsigned long long v = 0;
       while (j < s.size() && j - start < 12) {
         char32_t c = s[j];
-        int d = (c >= U'0' && c <= U'9') ? int(c - U'0')
+        int d = (c >= U'0' && c <= U'9')          ? int(c - U'0')
                 : (hex && c >= U'a' && c <= U'f') ? int(c - U'a' + 10)
-                : (hex && c >= U'A' && c <= U'F') ? int(c - U'A' + 10) : -1;
+                : (hex && c >= U'A' && c <= U'F') ? int(c - U'A' + 10)
+                                                  : -1;
         if (d < 0) break;
         v = v * (hex ? 16 : 10) + unsigned(d);
         ++j;
@@ -201,7 +202,9 @@ bool starts_with(const std::u32string& s, size_t i, const char* lit) {
 // The GPT-2 byte <-> symbol table: printable Latin-1 bytes map to themselves, the other 68 to
 // U+0100 + n in byte order. Vocabulary order: the printable ones first, then the others.
 void byte_symbols(std::vector<std::string>& by_byte, std::vector<int>& vocab_order) {
-  auto keep = [](int b) { return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE); };
+  auto keep = [](int b) {
+    return (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+  };
   by_byte.assign(256, "");
   vocab_order.clear();
   int extra = 0;
@@ -251,8 +254,9 @@ std::string read_gz_text(const std::string& path) {
     throw DataError("cannot read CLIP BPE vocabulary '" + path + "': zlib (libz.so.1) not found",
                     "install zlib (Debian: zlib1g)");
   void* f = z.open(path.c_str(), "rb");  // also reads an uncompressed file transparently
-  if (!f) throw DataError("cannot open CLIP BPE vocabulary '" + path + "'",
-                          "pass the bpe_simple_vocab_16e6.txt.gz file (e.g. with --bpe)");
+  if (!f)
+    throw DataError("cannot open CLIP BPE vocabulary '" + path + "'",
+                    "pass the bpe_simple_vocab_16e6.txt.gz file (e.g. with --bpe)");
   std::string text;
   std::vector<char> buf(1 << 16);
   int n;
@@ -262,8 +266,9 @@ std::string read_gz_text(const std::string& path) {
   const char* msg = n < 0 ? z.error(f, &errnum) : nullptr;
   std::string err = msg ? msg : "";
   z.close(f);
-  if (n < 0) throw DataError("cannot read CLIP BPE vocabulary '" + path + "': " + err,
-                             "the file is truncated or not gzip/text");
+  if (n < 0)
+    throw DataError("cannot read CLIP BPE vocabulary '" + path + "': " + err,
+                    "the file is truncated or not gzip/text");
   return text;
 }
 
@@ -338,8 +343,10 @@ ClipTokenizer::ClipTokenizer(const std::string& merges_path, ClipTokenizerOption
   int64_t line_no = 1;
   while (pos != std::string::npos && line_no <= kNumMerges) {
     size_t end = text.find('\n', pos + 1);
-    std::string line = text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
-    if (line.empty() && (end == std::string::npos || end + 1 == text.size())) break;  // final newline
+    std::string line =
+        text.substr(pos + 1, end == std::string::npos ? std::string::npos : end - pos - 1);
+    if (line.empty() && (end == std::string::npos || end + 1 == text.size()))
+      break;  // final newline
     size_t sp = line.find(' ');
     if (sp == std::string::npos || sp == 0 || sp + 1 >= line.size())
       throw DataError("CLIP BPE vocabulary '" + merges_path + "' line " + std::to_string(line_no) +
@@ -351,8 +358,9 @@ ClipTokenizer::ClipTokenizer(const std::string& merges_path, ClipTokenizerOption
     pos = end;
   }
   if (line_no <= kNumMerges)
-    throw DataError("CLIP BPE vocabulary '" + merges_path + "' has only " + std::to_string(line_no - 1) +
-                        " merges, expected " + std::to_string(kNumMerges),
+    throw DataError("CLIP BPE vocabulary '" + merges_path + "' has only " +
+                        std::to_string(line_no - 1) + " merges, expected " +
+                        std::to_string(kNumMerges),
                     "use the original bpe_simple_vocab_16e6.txt.gz");
   vocab_.emplace_back("<|startoftext|>");
   vocab_.emplace_back("<|endoftext|>");
@@ -421,8 +429,8 @@ std::vector<int64_t> ClipTokenizer::encode(const std::string& text) const {
     for (const std::string& piece : bpe(symbols)) {
       auto it = ids_.find(piece);
       if (it == ids_.end())  // cannot happen with a well-formed vocabulary file
-        throw DataError("CLIP BPE: piece '" + piece + "' of '" + text + "' is not in the vocabulary '" +
-                        path_ + "'");
+        throw DataError("CLIP BPE: piece '" + piece + "' of '" + text +
+                        "' is not in the vocabulary '" + path_ + "'");
       ids.push_back(it->second);
     }
   }

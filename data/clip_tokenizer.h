@@ -1,7 +1,8 @@
 // The CLIP BPE text tokenizer ImageBind's text tower uses (spec §1.4.2): vocabulary from the
-// gzip'd merges file (bpe_simple_vocab_16e6.txt.gz), text cleaning, CLIP pre-tokenisation, byte-level
-// BPE with a cache, [SOT] ids [EOT] zero-padded to the context length. Truncation keeps EOT
-// (upstream fix) unless `reference_truncation` restores ImageBind-LLM's append-then-cut behaviour.
+// gzip'd merges file (bpe_simple_vocab_16e6.txt.gz), text cleaning, CLIP pre-tokenisation,
+// byte-level BPE with a cache, [SOT] ids [EOT] zero-padded to the context length. Truncation keeps
+// EOT (upstream fix) unless `reference_truncation` restores ImageBind-LLM's append-then-cut
+// behaviour.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -28,7 +29,8 @@ struct ClipTokenizerOptions {
 // bytes become U+FFFD.
 std::string clip_clean_text(const std::string& text);
 // The CLIP pattern matched by hand on cleaned text: <|startoftext|>, <|endoftext|>, 's 't 're 've
-// 'm 'll 'd, runs of letters (Unicode L*), single numbers (N*), runs of other non-space code points.
+// 'm 'll 'd, runs of letters (Unicode L*), single numbers (N*), runs of other non-space code
+// points.
 std::vector<std::string> clip_pretokenize(const std::string& cleaned);
 
 class ClipTokenizer {

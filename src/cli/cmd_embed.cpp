@@ -52,9 +52,11 @@ const char* kUsage =
     "            [--reference-truncation] [--zero-image] [--set key.path=value ...]\n"
     "  --input      list file (one input per line; text: one text per line) or a directory\n"
     "               (all files with the modality's extensions, recursively, sorted)\n"
-    "  --root       relative paths of a list file resolve against DIR (default: the list's folder);\n"
+    "  --root       relative paths of a list file resolve against DIR (default: the list's "
+    "folder);\n"
     "               row keys stay as written, as the data files name them\n"
-    "  --weights    imagebind_huge.pth / imagebind_w3D.pth / .safetensors; without it the model is\n"
+    "  --weights    imagebind_huge.pth / imagebind_w3D.pth / .safetensors; without it the model "
+    "is\n"
     "               randomly initialised (a warning says so)\n"
     "  --batch      items per forward (default data.batch_size)\n"
     "  --workers    decoding threads (default data.num_workers, at least 1)\n"
@@ -64,8 +66,8 @@ const char* kUsage =
     "               (text-only rows in data.text_only: reference)";
 
 const std::vector<std::string>& modality_names() {
-  static const std::vector<std::string> names = {"vision", "video", "text", "audio",
-                                                 "depth", "thermal", "imu", "point"};
+  static const std::vector<std::string> names = {"vision", "video",   "text", "audio",
+                                                 "depth",  "thermal", "imu",  "point"};
   return names;
 }
 
@@ -105,7 +107,8 @@ std::vector<Item> collect_inputs(const std::string& input, const std::string& mo
       items.push_back({fs::relative(it->path(), input).generic_string(), it->path().string()});
     }
     if (ec) throw IoError("cannot list input directory " + input + ": " + ec.message());
-    std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.key < b.key; });
+    std::sort(items.begin(), items.end(),
+              [](const Item& a, const Item& b) { return a.key < b.key; });
     return items;
   }
   std::ifstream in(input);
@@ -134,7 +137,8 @@ std::vector<Item> collect_inputs(const std::string& input, const std::string& mo
 }
 
 // LibTorch CPU ops parallelise with OpenMP and a fresh thread gets the full team; each decoding
-// thread asks for one OpenMP thread (per-thread setting; looked up at run time as data/loader does).
+// thread asks for one OpenMP thread (per-thread setting; looked up at run time as data/loader
+// does).
 void single_omp_thread() {
   using Fn = void (*)(int);
   static Fn fn = reinterpret_cast<Fn>(dlsym(RTLD_DEFAULT, "omp_set_num_threads"));
@@ -205,9 +209,10 @@ Decoder make_decoder(const std::string& modality, const train::RunConfig& cfg,
     const auto& v = ib.vision;
     if (v.input_size.size() != 2 || v.input_size[0] != cfg.data.image.size ||
         v.input_size[1] != cfg.data.image.size)
-      throw ConfigError(fmt::format("data.image.size {} does not match model.imagebind.vision.input_size",
-                                    cfg.data.image.size),
-                        "set data.image.size to the vision tower's input size");
+      throw ConfigError(
+          fmt::format("data.image.size {} does not match model.imagebind.vision.input_size",
+                      cfg.data.image.size),
+          "set data.image.size to the vision tower's input size");
     auto t = std::make_shared<data::ImageTransform>(cfg.data.image);
     return [t](const std::string& p) { return t->eval(p); };
   }
@@ -271,12 +276,12 @@ at::Device pick_device(const std::string& setting) {
 }  // namespace
 
 int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
-  const auto args = parse_args(
-      argv,
-      ArgSpec{{"--modality", "--input", "--out", "--weights", "--batch", "--workers", "--root", "--bpe"},
-              {"--set"},
-              {"--reference-truncation", "--zero-image"}},
-      kUsage);
+  const auto args = parse_args(argv,
+                               ArgSpec{{"--modality", "--input", "--out", "--weights", "--batch",
+                                        "--workers", "--root", "--bpe"},
+                                       {"--set"},
+                                       {"--reference-truncation", "--zero-image"}},
+                               kUsage);
   if (args.positionals.size() != 1) throw UsageError("expected exactly one config file", kUsage);
   for (const char* f : {"--modality", "--input", "--out"})
     if (!args.value(f)) throw UsageError(std::string("missing ") + f, kUsage);
@@ -301,7 +306,8 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
   // those the configured model computes online (the init draws depend on which towers exist).
   if (args.value("--weights")) ib.modalities = {tower};
   const int64_t batch = flag_int(args, "--batch", cfg.data.batch_size, 1);
-  const int workers = static_cast<int>(flag_int(args, "--workers", std::max(cfg.data.num_workers, 1), 1));
+  const int workers =
+      static_cast<int>(flag_int(args, "--workers", std::max(cfg.data.num_workers, 1), 1));
   if (cfg.run.threads > 0) at::set_num_threads(cfg.run.threads);
 
   std::shared_ptr<const data::ClipTokenizer> bpe;
@@ -323,7 +329,8 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     auto report = models::load_imagebind_weights(*model, *w);
     weights = *w;
     std::cerr << fmt::format("loaded {} tensors from {} ({} skipped: other modalities)\n",
-                             report.loaded.size(), *w, report.ignored.size() + report.unexpected.size());
+                             report.loaded.size(), *w,
+                             report.ignored.size() + report.unexpected.size());
   } else {
     at::manual_seed(static_cast<uint64_t>(cfg.run.seed));  // reproducible from run.seed
     model->reset_parameters();
@@ -343,7 +350,8 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     e = e.to(at::kCPU, at::kFloat);
     return e / e.norm(2, {-1}, true).clamp_min(1e-12);  // L2-normalise (multi-clip means too)
   };
-  if (args.has("--zero-image")) {  // the all-zero normalised image of the reference's text-only rows
+  if (args.has(
+          "--zero-image")) {  // the all-zero normalised image of the reference's text-only rows
     const int64_t s = cfg.data.image.size;
     keys.emplace_back("");
     rows.push_back(encode({at::zeros({3, s, s})}));
@@ -372,7 +380,8 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     done = std::min(items.size(), next);
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    bar.update(static_cast<int64_t>(done), fmt::format("{:.1f} items/s", done / std::max(secs, 1e-9)));
+    bar.update(static_cast<int64_t>(done),
+               fmt::format("{:.1f} items/s", done / std::max(secs, 1e-9)));
   }
   bar.finish();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -387,9 +396,10 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
                              {"modality", modality},
                              {"weights", weights},
                              {"config", args.positionals[0]}});
-  out << fmt::format("embedded {} of {} inputs ({} failed) -> {} ({} x {}) in {:.2f} s ({:.1f} items/s)\n",
-                     n_ok, items.size(), failed.size(), *args.value("--out"), embeddings.size(0),
-                     embeddings.size(1), secs, static_cast<double>(items.size()) / std::max(secs, 1e-9));
+  out << fmt::format(
+      "embedded {} of {} inputs ({} failed) -> {} ({} x {}) in {:.2f} s ({:.1f} items/s)\n", n_ok,
+      items.size(), failed.size(), *args.value("--out"), embeddings.size(0), embeddings.size(1),
+      secs, static_cast<double>(items.size()) / std::max(secs, 1e-9));
   return 0;
 }
 

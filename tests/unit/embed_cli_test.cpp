@@ -1,8 +1,9 @@
 // `ibllm embed` end to end through the real binary on the tiny vision-only config and the demo
-// images: output keys/shapes/unit norms, the "failed" list (metadata and stderr) for a corrupt and a
-// missing file, re-reading through data::FeatureCache, equality with an in-process forward of the
-// same randomly initialised model, batch/worker invariance, directory input, text through the
-// CLIP BPE tokenizer, and the error exits (all inputs bad, bad usage, missing tower).
+// images: output keys/shapes/unit norms, the "failed" list (metadata and stderr) for a corrupt and
+// a missing file, re-reading through data::FeatureCache, equality with an in-process forward of the
+// same randomly initialised model, batch/worker invariance, directory input, video (multi-clip
+// mean), text through the CLIP BPE tokenizer, and the error exits (all inputs bad, bad usage,
+// missing tower).
 #include "tests/support/catch.h"
 
 #include <ATen/ATen.h>
@@ -16,11 +17,17 @@
 #include "data/clip_tokenizer.h"
 #include "data/feature_cache.h"
 #include "data/image_transform.h"
+#include "data/transforms/video.h"
 #include "models/imagebind/imagebind_model.h"
 #include "src/io/safetensors.h"
 #include "tests/support/paths.h"
 #include "tests/support/tensor_match.h"
 #include "trainers/run_config.h"
+
+#if IBLLM_WITH_OPENCV
+#include <opencv2/core.hpp>
+#include <opencv2/videoio.hpp>
+#endif
 
 namespace {
 
@@ -54,9 +61,9 @@ const std::vector<std::string> kImages = {"images/red_square.png", "images/blue_
 
 // The model `embed` builds for the tiny config without --weights (init seeded with run.seed).
 ibllm::models::ImageBindModel tiny_model(const std::vector<std::string>& sets = {}) {
-  auto cfg = ibllm::train::load_run_config(
-      (ibllm::test::source_dir() / "configs/tiny_cpu.yaml").string(), sets, nullptr,
-      ibllm::train::Checks::kSyntax);
+  auto cfg =
+      ibllm::train::load_run_config((ibllm::test::source_dir() / "configs/tiny_cpu.yaml").string(),
+                                    sets, nullptr, ibllm::train::Checks::kSyntax);
   ibllm::models::ImageBindModel m(cfg.model.imagebind);
   at::manual_seed(static_cast<uint64_t>(cfg.run.seed));
   m->reset_parameters();
@@ -72,15 +79,14 @@ TEST_CASE("embed: vision list with bad inputs -> feature cache", "[embed][cli]")
   const fs::path dir = ibllm::test::scratch_dir("embed_vision");
   const fs::path samples = ibllm::test::source_dir() / "data/samples";
   const fs::path corrupt = dir / "corrupt.png";
-  {
-    std::ofstream(corrupt) << "this is not a png";
-  }
+  { std::ofstream(corrupt) << "this is not a png"; }
   const fs::path list = dir / "list.txt";
   {
     std::ofstream l(list);
     l << "# demo images\n";
     for (size_t i = 0; i < 3; ++i) l << kImages[i] << "\n";
-    l << corrupt.string() << "\n\n" << "images/does_not_exist.png\n";
+    l << corrupt.string() << "\n\n"
+      << "images/does_not_exist.png\n";
     for (size_t i = 3; i < kImages.size(); ++i) l << kImages[i] << "\n";
     l << kImages[0] << "\n";  // duplicate: one row
   }
@@ -136,8 +142,8 @@ TEST_CASE("embed: vision list with bad inputs -> feature cache", "[embed][cli]")
 
   // Batch size and worker count do not change the result.
   const fs::path out1 = dir / "feats_b1.safetensors";
-  auto r1 = run_cli("embed " + tiny_config() + " --modality vision --input " + q(list) + " --root " +
-                    q(samples) + " --out " + q(out1) + " --batch 1 --workers 1");
+  auto r1 = run_cli("embed " + tiny_config() + " --modality vision --input " + q(list) +
+                    " --root " + q(samples) + " --out " + q(out1) + " --batch 1 --workers 1");
   INFO(r1.output);
   REQUIRE(r1.code == 0);
   ibllm::data::FeatureCache cache1(out1.string());
@@ -186,11 +192,45 @@ TEST_CASE("embed: text through the CLIP BPE tokenizer", "[embed][cli][clip]") {
     IBLLM_CHECK_TENSOR(cache.get(texts[i]), expected[static_cast<int64_t>(i)], 1e-5, 1e-6);
 
   // The tiny preset's 64-token text tower cannot take CLIP ids: a config error, not a crash.
-  auto bad = run_cli("embed " + tiny_config() + " --modality text --input " + q(list) + " --bpe " +
-                     q(vocab) + " --out " + q(out) + " --set 'model.imagebind.modalities=[vision,text]'");
+  auto bad =
+      run_cli("embed " + tiny_config() + " --modality text --input " + q(list) + " --bpe " +
+              q(vocab) + " --out " + q(out) + " --set 'model.imagebind.modalities=[vision,text]'");
   CHECK(bad.code == 2);
   CHECK(has(bad.output, "vocab_size"));
 }
+
+#if IBLLM_WITH_OPENCV
+TEST_CASE("embed: video clips are averaged and re-normalised", "[embed][cli]") {
+  const fs::path dir = ibllm::test::scratch_dir("embed_video");
+  const fs::path video = dir / "ramp.avi";
+  {
+    cv::VideoWriter w(video.string(), cv::VideoWriter::fourcc('M', 'J', 'P', 'G'), 10,
+                      cv::Size(40, 32));
+    if (!w.isOpened()) IBLLM_SKIP("OpenCV cannot write MJPG video here");
+    for (int i = 0; i < 40; ++i)
+      w.write(cv::Mat(32, 40, CV_8UC3, cv::Scalar(i * 5, 255 - i * 5, 60)));
+  }
+  std::ofstream(dir / "list.txt") << "ramp.avi\nempty.avi\n";
+  std::ofstream(dir / "empty.avi") << "";
+  const fs::path out = dir / "feats.safetensors";
+  auto r = run_cli("embed " + tiny_config() + " --modality video --input " + q(dir / "list.txt") +
+                   " --out " + q(out));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  CHECK(has(r.output, "failed: empty.avi"));
+  ibllm::data::FeatureCache cache(out.string());
+  REQUIRE(cache.size() == 1);
+  at::Tensor row = cache.get("ramp.avi");
+  CHECK(row.norm().item<double>() == Approx(1.0).epsilon(1e-5));
+  // Same as the in-process multi-clip forward: (1, clips*crops, 3, 2, 28, 28) -> mean -> L2.
+  ibllm::data::VideoTransformConfig vc;
+  vc.size = 28;
+  at::Tensor clips = ibllm::data::VideoTransform(vc).load(video.string());
+  REQUIRE(clips.sizes() == at::IntArrayRef({15, 3, 2, 28, 28}));
+  at::Tensor expected = l2(tiny_model()->encode("vision", clips.unsqueeze(0)))[0];
+  IBLLM_CHECK_TENSOR(row, expected, 1e-5, 1e-6);
+}
+#endif
 
 TEST_CASE("embed: errors exit non-zero with a message", "[embed][cli]") {
   const fs::path dir = ibllm::test::scratch_dir("embed_errors");
