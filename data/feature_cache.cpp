@@ -55,11 +55,15 @@ at::Tensor FeatureCache::get(const std::string& key) const {
 }
 
 void write_feature_cache(const std::string& path, const std::vector<std::string>& keys,
-                         const at::Tensor& embeddings) {
+                         const at::Tensor& embeddings,
+                         const std::map<std::string, std::string>& extra_metadata) {
   if (embeddings.dim() != 2 || embeddings.size(0) != static_cast<int64_t>(keys.size()))
     throw DataError("write_feature_cache: embeddings must be (N, D) with N = number of paths");
-  io::write_safetensors(path, {{"embeddings", embeddings.contiguous()}},
-                        {{"paths", nlohmann::json(keys).dump()}});
+  if (extra_metadata.count("paths"))
+    throw DataError("write_feature_cache: metadata key \"paths\" is reserved for the row keys");
+  std::map<std::string, std::string> metadata = extra_metadata;
+  metadata["paths"] = nlohmann::json(keys).dump();
+  io::write_safetensors(path, {{"embeddings", embeddings.contiguous()}}, metadata);
 }
 
 }  // namespace ibllm::data

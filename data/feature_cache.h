@@ -7,6 +7,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -39,7 +40,9 @@ class FeatureCache {
 };
 
 // Writes a cache file (used by the feature-extraction command and tests). embeddings: (N, D).
+// extra_metadata: further string entries (e.g. `ibllm embed`'s "failed" list); "paths" is reserved.
 void write_feature_cache(const std::string& path, const std::vector<std::string>& keys,
-                         const at::Tensor& embeddings);
+                         const at::Tensor& embeddings,
+                         const std::map<std::string, std::string>& extra_metadata = {});
 
 }  // namespace ibllm::data

@@ -41,9 +41,12 @@ const std::vector<Command>& commands() {
        cmd_convert, ""},
       {"inspect", "list the tensors of a weights file (names, dtypes, shapes, bytes, metadata)",
        "ibllm inspect <file.pth|file.safetensors|index.json|dir> [--max N]", cmd_inspect, ""},
-      {"embed", "compute ImageBind embeddings for files",
-       "ibllm embed <config.yaml> --out feats.safetensors <inputs...>", {},
-       "the ImageBind issue (models/imagebind, data pipelines)"},
+      {"embed", "compute L2-normalised ImageBind embeddings for files (a feature cache)",
+       "ibllm embed <config.yaml> --modality <vision|video|text|audio|depth|thermal|imu|point> "
+       "--input <list.txt|dir> --out feats.safetensors [--weights imagebind.pth] [--batch N] "
+       "[--workers N] [--root DIR] [--bpe vocab.txt.gz] [--reference-truncation] [--zero-image] "
+       "[--set key.path=value ...]",
+       cmd_embed, ""},
       {"build-cache", "build the visual cache index from embeddings",
        "ibllm build-cache --embeddings feats.safetensors [...] --out cache/", {},
        "the multimodal inference issue"},

@@ -12,5 +12,6 @@ int cmd_info(const std::vector<std::string>& args, std::ostream& out);
 int cmd_check_config(const std::vector<std::string>& args, std::ostream& out);
 int cmd_inspect(const std::vector<std::string>& args, std::ostream& out);
 int cmd_convert(const std::vector<std::string>& args, std::ostream& out);
+int cmd_embed(const std::vector<std::string>& args, std::ostream& out);
 
 }  // namespace ibllm::cli
