@@ -5,7 +5,7 @@
 #include "data/clip_tokenizer.h"
 
 #include <ATen/ATen.h>
-#include <dlfcn.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <climits>
@@ -220,52 +220,20 @@ void byte_symbols(std::vector<std::string>& by_byte, std::vector<int>& vocab_ord
     }
 }
 
-// zlib's gz* reader, resolved at run time: the ibllm target does not link zlib itself (it only
-// reaches the process through other libraries), so libz.so.1 is dlopen()ed on first use.
-struct ZlibApi {
-  using Open = void* (*)(const char*, const char*);
-  using Read = int (*)(void*, void*, unsigned);
-  using Close = int (*)(void*);
-  using ErrorFn = const char* (*)(void*, int*);
-  Open open = nullptr;
-  Read read = nullptr;
-  Close close = nullptr;
-  ErrorFn error = nullptr;
-};
-
-const ZlibApi& zlib_api() {
-  static const ZlibApi api = [] {
-    ZlibApi a;
-    void* lib = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) lib = dlopen("libz.so", RTLD_NOW | RTLD_LOCAL);
-    if (!lib) return a;  // never closed: the symbols are used for the process lifetime
-    a.open = reinterpret_cast<ZlibApi::Open>(dlsym(lib, "gzopen"));
-    a.read = reinterpret_cast<ZlibApi::Read>(dlsym(lib, "gzread"));
-    a.close = reinterpret_cast<ZlibApi::Close>(dlsym(lib, "gzclose"));
-    a.error = reinterpret_cast<ZlibApi::ErrorFn>(dlsym(lib, "gzerror"));
-    return a;
-  }();
-  return api;
-}
-
 std::string read_gz_text(const std::string& path) {
-  const ZlibApi& z = zlib_api();
-  if (!z.open || !z.read || !z.close || !z.error)
-    throw DataError("cannot read CLIP BPE vocabulary '" + path + "': zlib (libz.so.1) not found",
-                    "install zlib (Debian: zlib1g)");
-  void* f = z.open(path.c_str(), "rb");  // also reads an uncompressed file transparently
+  gzFile f = gzopen(path.c_str(), "rb");  // also reads an uncompressed file transparently
   if (!f)
     throw DataError("cannot open CLIP BPE vocabulary '" + path + "'",
                     "pass the bpe_simple_vocab_16e6.txt.gz file (e.g. with --bpe)");
   std::string text;
   std::vector<char> buf(1 << 16);
   int n;
-  while ((n = z.read(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
+  while ((n = gzread(f, buf.data(), static_cast<unsigned>(buf.size()))) > 0)
     text.append(buf.data(), static_cast<size_t>(n));
   int errnum = 0;
-  const char* msg = n < 0 ? z.error(f, &errnum) : nullptr;
+  const char* msg = n < 0 ? gzerror(f, &errnum) : nullptr;
   std::string err = msg ? msg : "";
-  z.close(f);
+  gzclose(f);
   if (n < 0)
     throw DataError("cannot read CLIP BPE vocabulary '" + path + "': " + err,
                     "the file is truncated or not gzip/text");
