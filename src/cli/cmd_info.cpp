@@ -25,7 +25,7 @@ int cmd_info(const std::vector<std::string>& argv, std::ostream& out) {
     return 0;
   }
   for (const auto& [k, v] : info.items())
-    out << fmt::format("{:<18} {}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
+    out << fmt::format("{:<21} {}\n", k, v.is_string() ? v.get<std::string>() : v.dump());
   return 0;
 }
 
