@@ -3,10 +3,8 @@
 # registration would spend minutes on start-up alone. Hidden tags ([.gpu], [.ddp]) stay excluded.
 foreach(_src ${IBLLM_TEST_SOURCES})
   get_filename_component(_stem ${_src} NAME_WE)
-  if(_stem STREQUAL "main" OR _stem STREQUAL "paths" OR _stem STREQUAL "tensor_match")
-    continue()
-  endif()
-  # A file whose every TEST_CASE is hidden ([.gpu], [.bench]) would register a test that runs nothing.
+  # Support files (no TEST_CASE) and files whose every case is hidden ([.gpu], [.bench]) would
+  # register a test that runs nothing.
   file(STRINGS ${_src} _cases REGEX "TEST_CASE\\(")
   set(_visible OFF)
   foreach(_c IN LISTS _cases)

@@ -2,35 +2,16 @@
 // for bad usage, bad configs and commands that have not landed yet.
 #include "tests/support/catch.h"
 
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 
+#include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-Result run_cli(const std::string& args) {
-  // From the repository root, as users run it (config paths are relative to the working dir).
-  std::string cmd = "cd '" + ibllm::test::source_dir().string() + "' && '" +
-                    ibllm::test::cli_path().string() + "' " + args + " 2>&1";
-  Result r;
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using ibllm::test::run_cli;
 
 std::string tiny_config() { return (ibllm::test::source_dir() / "configs/tiny_cpu.yaml").string(); }
 

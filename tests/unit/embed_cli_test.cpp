@@ -7,9 +7,7 @@
 #include "tests/support/catch.h"
 
 #include <ATen/ATen.h>
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -20,6 +18,7 @@
 #include "data/transforms/video.h"
 #include "models/imagebind/imagebind_model.h"
 #include "src/io/safetensors.h"
+#include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"
 #include "tests/support/tensor_match.h"
 #include "trainers/run_config.h"
@@ -33,23 +32,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct Result {
-  int code = -1;
-  std::string output;  // stdout + stderr
-};
-
-Result run_cli(const std::string& args) {
-  std::string cmd = "'" + ibllm::test::cli_path().string() + "' " + args + " 2>&1";
-  Result r;
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using ibllm::test::run_cli;
 
 std::string q(const fs::path& p) { return "'" + p.string() + "'"; }
 std::string tiny_config() { return q(ibllm::test::source_dir() / "configs/tiny_cpu.yaml"); }

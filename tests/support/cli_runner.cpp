@@ -1,0 +1,27 @@
+// run_cli (see cli_runner.h): popen of the built binary, stderr folded into stdout.
+#include "tests/support/cli_runner.h"
+
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+
+#include "tests/support/paths.h"
+
+namespace ibllm::test {
+
+CliResult run_cli(const std::string& args) {
+  std::string cmd = "cd '" + source_dir().string() + "' && '" + cli_path().string() + "' " + args +
+                    " 2>&1";
+  CliResult r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+}  // namespace ibllm::test

@@ -1,0 +1,17 @@
+// Runs the real `ibllm` binary from the repository root (as users do; config paths are relative to
+// the working directory) and captures its exit code and combined stdout + stderr.
+#pragma once
+
+#include <string>
+
+namespace ibllm::test {
+
+struct CliResult {
+  int code = -1;  // exit status; -1 if the process did not exit normally
+  std::string output;
+};
+
+// `args` is appended to the command line as is (quote paths yourself).
+CliResult run_cli(const std::string& args);
+
+}  // namespace ibllm::test
