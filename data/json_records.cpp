@@ -1,23 +1,14 @@
 // JSON array splitting and JSON Lines reading with line numbers (see header).
 #include "data/json_records.h"
 
-#include <fstream>
-#include <sstream>
+#include "data/data_file.h"
+
 
 #include "src/core/error.h"
 
 namespace ibllm::data {
 
 namespace {
-
-std::string slurp(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DataError("cannot open data file " + path, "check data.sources[*].path");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw DataError("cannot read data file " + path);
-  return ss.str();
-}
 
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
@@ -31,8 +22,8 @@ void parse_one(JsonEntries& out, const std::string& text, int64_t line) {
 
 }  // namespace
 
-JsonEntries read_json_array(const std::string& path) { return parse_json_array(slurp(path), path); }
-JsonEntries read_json_lines(const std::string& path) { return parse_json_lines(slurp(path), path); }
+JsonEntries read_json_array(const std::string& path) { return parse_json_array(read_data_file(path), path); }
+JsonEntries read_json_lines(const std::string& path) { return parse_json_lines(read_data_file(path), path); }
 
 JsonEntries parse_json_array(const std::string& text, const std::string& path) {
   JsonEntries out;

@@ -2,8 +2,8 @@
 // dataset can apply on_malformed (error with file:line, or skip and count).
 #include "data/tsv_reader.h"
 
-#include <fstream>
-#include <sstream>
+#include "data/data_file.h"
+
 
 #include "src/core/error.h"
 
@@ -15,14 +15,7 @@ int TsvTable::column(const std::string& name) const {
   return -1;
 }
 
-TsvTable read_tsv(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) throw DataError("cannot open data file " + path, "check data.sources[*].path");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  if (f.bad()) throw DataError("cannot read data file " + path);
-  return parse_tsv(ss.str(), path);
-}
+TsvTable read_tsv(const std::string& path) { return parse_tsv(read_data_file(path), path); }
 
 TsvTable parse_tsv(const std::string& text, const std::string& path) {
   TsvTable t;
