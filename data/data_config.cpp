@@ -27,6 +27,7 @@ SourceConfig parse_source(config::Section s) {
 DataConfig parse_data_config(config::Section s) {
   DataConfig c;
   for (auto& src : s.children("sources")) c.sources.push_back(parse_source(src));
+  for (auto& src : s.children("val_sources")) c.val_sources.push_back(parse_source(src));
   s.field("tokenizer", c.tokenizer);
   s.field("max_words", c.max_words, config::between(2, 1 << 20));
   s.choice<MaskMode>("mask", c.mask,

@@ -37,6 +37,7 @@ struct SourceConfig {
 
 struct DataConfig {
   std::vector<SourceConfig> sources;
+  std::vector<SourceConfig> val_sources;  // validation set (eval loss/ppl); same format as sources
   std::string tokenizer;  // LLaMA tokenizer.model
   int64_t max_words = 96;
   MaskMode mask = MaskMode::kExact;

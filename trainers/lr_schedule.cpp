@@ -11,35 +11,38 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-double warmup(int64_t step, int64_t warmup_steps, double base_lr) {
-  return base_lr * static_cast<double>(step) / static_cast<double>(warmup_steps);
+double warmup(int64_t step, double warmup_steps, double base_lr) {
+  return base_lr * static_cast<double>(step) / warmup_steps;
+}
+
+// Fraction of the decay phase done at `step` (warm-up may be fractional: epoch semantics).
+double decay_t(int64_t step, double w, int64_t total) {
+  const double span = std::max(static_cast<double>(total) - w, 1.0);
+  return std::min(1.0, (static_cast<double>(step) - w) / span);
 }
 
 void register_schedules(core::Registry<ScheduleFactory>& r) {
   r.add("warmup_cosine",
-        [](const ScheduleConfig& c, double base, int64_t total) -> LrSchedule {
-          return [c, base, total](int64_t step) {
-            if (step < c.warmup_steps) return warmup(step, c.warmup_steps, base);
-            int64_t span = std::max<int64_t>(total - c.warmup_steps, 1);
-            double t = std::min(1.0, static_cast<double>(step - c.warmup_steps) / span);
+        [](const ScheduleConfig& c, double base, int64_t total, double w) -> LrSchedule {
+          return [c, base, total, w](int64_t step) {
+            if (step < w) return warmup(step, w, base);
+            double t = decay_t(step, w, total);
             return c.min_lr + (base - c.min_lr) * 0.5 * (1.0 + std::cos(kPi * t));
           };
         },
         "linear warm-up, then half-cycle cosine to min_lr (the reference schedule)");
   r.add("warmup_linear",
-        [](const ScheduleConfig& c, double base, int64_t total) -> LrSchedule {
-          return [c, base, total](int64_t step) {
-            if (step < c.warmup_steps) return warmup(step, c.warmup_steps, base);
-            int64_t span = std::max<int64_t>(total - c.warmup_steps, 1);
-            double t = std::min(1.0, static_cast<double>(step - c.warmup_steps) / span);
-            return base + (c.min_lr - base) * t;
+        [](const ScheduleConfig& c, double base, int64_t total, double w) -> LrSchedule {
+          return [c, base, total, w](int64_t step) {
+            if (step < w) return warmup(step, w, base);
+            return base + (c.min_lr - base) * decay_t(step, w, total);
           };
         },
         "linear warm-up, then linear decay to min_lr");
   r.add("constant",
-        [](const ScheduleConfig& c, double base, int64_t) -> LrSchedule {
-          return [c, base](int64_t step) {
-            return step < c.warmup_steps ? warmup(step, c.warmup_steps, base) : base;
+        [](const ScheduleConfig& c, double base, int64_t, double w) -> LrSchedule {
+          return [c, base, w](int64_t step) {
+            return step < w ? warmup(step, w, base) : base;
           };
         },
         "linear warm-up, then constant");
@@ -60,16 +63,27 @@ ScheduleConfig parse_schedule_config(config::Section s) {
   ScheduleConfig c;
   s.choice("kind", c.kind, schedule_registry().kinds());
   s.field("warmup_steps", c.warmup_steps, config::at_least(0));
+  s.field("warmup_epochs", c.warmup_epochs, config::at_least(0));
+  if (c.warmup_steps > 0 && c.warmup_epochs > 0)
+    s.fail("warmup_epochs", "set warmup_steps or warmup_epochs, not both");
   s.field("min_lr", c.min_lr, config::at_least(0));
   return c;
 }
 
-LrSchedule make_schedule(const ScheduleConfig& c, double base_lr, int64_t total_steps) {
-  if (c.warmup_steps > total_steps)
-    throw ConfigError("schedule.warmup_steps (" + std::to_string(c.warmup_steps) +
-                      ") exceeds the total number of optimizer steps (" +
-                      std::to_string(total_steps) + ")");
-  return schedule_registry().get(c.kind)(c, base_lr, total_steps);
+LrSchedule make_schedule(const ScheduleConfig& c, double base_lr, int64_t total_steps,
+                         double steps_per_epoch) {
+  double w = static_cast<double>(c.warmup_steps);
+  if (c.warmup_epochs > 0) {
+    if (steps_per_epoch <= 0)
+      throw ConfigError("schedule.warmup_epochs needs the epoch length (use warmup_steps here)");
+    w = c.warmup_epochs * steps_per_epoch;
+  }
+  if (w > static_cast<double>(total_steps))
+    throw ConfigError("schedule warm-up (" + std::to_string(w) +
+                      " steps) exceeds the total number of optimizer steps (" +
+                      std::to_string(total_steps) + ")",
+                      "lower schedule.warmup_steps / warmup_epochs or train longer");
+  return schedule_registry().get(c.kind)(c, base_lr, total_steps, w);
 }
 
 }  // namespace ibllm::train

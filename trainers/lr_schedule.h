@@ -15,6 +15,7 @@ namespace ibllm::train {
 struct ScheduleConfig {
   std::string kind = "warmup_cosine";  // see schedule_registry().kinds()
   int64_t warmup_steps = 0;            // linear ramp from 0 over these optimizer steps
+  double warmup_epochs = 0.0;  // reference semantics: warm-up in (fractional) epochs instead
   double min_lr = 0.0;                 // floor of the cosine / linear decay
 };
 
@@ -22,10 +23,13 @@ ScheduleConfig parse_schedule_config(config::Section s);
 
 // lr(step) for step in [0, total_steps]; base_lr is the (already scaled) peak learning rate.
 using LrSchedule = std::function<double(int64_t step)>;
-using ScheduleFactory =
-    std::function<LrSchedule(const ScheduleConfig&, double base_lr, int64_t total_steps)>;
+// `warmup`: the warm-up length in optimizer steps (fractional under warmup_epochs).
+using ScheduleFactory = std::function<LrSchedule(const ScheduleConfig&, double base_lr,
+                                                 int64_t total_steps, double warmup)>;
 
 const core::Registry<ScheduleFactory>& schedule_registry();
-LrSchedule make_schedule(const ScheduleConfig& c, double base_lr, int64_t total_steps);
+// steps_per_epoch: optimizer steps per epoch (needed only for warmup_epochs).
+LrSchedule make_schedule(const ScheduleConfig& c, double base_lr, int64_t total_steps,
+                         double steps_per_epoch = 0.0);
 
 }  // namespace ibllm::train

@@ -8,11 +8,16 @@
 #include <vector>
 
 #include "data/data_config.h"
+#include "models/bind/bind_config.h"
 #include "models/imagebind/imagebind_config.h"
+#include "models/imagebind_llm_config.h"
+#include "models/trainable.h"
 #include "models/llama/config.h"
+#include "src/checkpoint/checkpoint_config.h"
 #include "src/config/document.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optim_config.h"
+#include "trainers/trainer_config.h"
 
 namespace ibllm::train {
 
@@ -25,10 +30,18 @@ struct RunSection {
   std::string device = "auto";      // auto (cuda if available) | cpu | cuda
 };
 
-// The frozen towers and the trainable deltas. The bind network joins with the trainer issue.
+// The frozen towers, the bind network, what trains and where the weights come from.
 struct ModelConfig {
   models::LlamaConfig llama;
   models::ImageBindConfig imagebind;
+  models::BindConfig bind;
+  models::MixingConfig mixing;
+  int64_t query_layer = 0;  // layers (from the top) receiving the visual injection; 0 = all
+  models::TrainableConfig trainable;
+  models::ModelInitConfig init;
+  bool build_imagebind = true;  // derived: false when every data source uses cached features
+
+  models::ImageBindLlmConfig arch() const;
 };
 
 struct RunConfig {
@@ -37,6 +50,9 @@ struct RunConfig {
   data::DataConfig data;
   OptimConfig optim;
   ScheduleConfig schedule;
+  TrainerConfig trainer;
+  checkpoint::CheckpointConfig checkpoint;
+  BenchConfig bench;
 };
 
 RunSection parse_run_section(config::Section s);

@@ -25,16 +25,19 @@ struct Command {
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
-      {"train", "train or fine-tune from a YAML config",
-       "ibllm train <config.yaml> [--set key.path=value ...]", {},
-       "the trainer issue (trainers/: composite model, checkpoints, resume)"},
+      {"train", "train or fine-tune from a YAML config (resumes automatically)",
+       "ibllm train <config.yaml> [--set key.path=value ...]", cmd_train, ""},
       {"eval", "evaluate a checkpoint (loss, perplexity)",
-       "ibllm eval <config.yaml> --checkpoint <dir> [--set ...]", {}, "the trainer issue (trainers/eval)"},
+       "ibllm eval <config.yaml | checkpoint dir> [--checkpoint <dir|file>] [--split val|train] "
+       "[--max-batches N] [--set ...]",
+       cmd_eval, ""},
       {"generate", "answer a prompt about image/audio/video/3D/... inputs",
        "ibllm generate <config.yaml> --prompt \"...\" [--image p] [--audio p] ...", {},
        "the multimodal inference issue"},
-      {"export", "export trainable weights in official key names / merged weights",
-       "ibllm export <checkpoint> --out <file>", {}, "the trainer issue (trainers/export)"},
+      {"export", "export weights in official key names (.safetensors + .pth) / merged weights",
+       "ibllm export <config.yaml | checkpoint dir> --out <dir> [--checkpoint <dir|file>] "
+       "[--dtype fp32|fp16|bf16] [--merged] [--no-delta] [--with-imagebind] [--set ...]",
+       cmd_export, ""},
       {"convert", "convert a weights file to safetensors (dtype cast, Meta<->HF LLaMA key map, select)",
        "ibllm convert <in> <out.safetensors> [--dtype bf16] [--map meta-to-hf|hf-to-meta] "
        "[--select <glob>]... [--under <key>] [--heads N] [--kv-heads N] [--meta-prefix p] [--rename-llma]",
@@ -55,8 +58,8 @@ const std::vector<Command>& commands() {
        cmd_check_config, ""},
       {"info", "print build and runtime facts (LibTorch, CUDA, cuDNN, NCCL, OpenCV, threads)",
        "ibllm info", cmd_info, ""},
-      {"bench", "benchmark the training step and decoding",
-       "ibllm bench <config.yaml> [--steps N]", {}, "the trainer issue and the GPU performance work"},
+      {"bench", "benchmark the training step (random weights, configured shapes)",
+       "ibllm bench <config.yaml> [--batch-sizes B1,B2] [--set ...]", cmd_bench, ""},
   };
   return table;
 }

@@ -13,5 +13,9 @@ int cmd_check_config(const std::vector<std::string>& args, std::ostream& out);
 int cmd_inspect(const std::vector<std::string>& args, std::ostream& out);
 int cmd_convert(const std::vector<std::string>& args, std::ostream& out);
 int cmd_embed(const std::vector<std::string>& args, std::ostream& out);
+int cmd_train(const std::vector<std::string>& args, std::ostream& out);
+int cmd_eval(const std::vector<std::string>& args, std::ostream& out);
+int cmd_export(const std::vector<std::string>& args, std::ostream& out);
+int cmd_bench(const std::vector<std::string>& args, std::ostream& out);
 
 }  // namespace ibllm::cli

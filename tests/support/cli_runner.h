@@ -14,4 +14,10 @@ struct CliResult {
 // `args` is appended to the command line as is (quote paths yourself).
 CliResult run_cli(const std::string& args);
 
+// Starts the binary in the background (stdout + stderr to `log_path`) and returns its pid; for
+// tests that signal or kill a run mid-way.
+int start_cli(const std::string& args, const std::string& log_path);
+// Waits for a started process: its exit code, or 128 + signal when a signal ended it.
+int wait_cli(int pid);
+
 }  // namespace ibllm::test

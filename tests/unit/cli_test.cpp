@@ -59,9 +59,9 @@ TEST_CASE("cli: usage errors exit 2 with a message", "[cli]") {
 }
 
 TEST_CASE("cli: commands not yet delivered say where they come from and exit 2", "[cli]") {
-  auto r = run_cli("train " + tiny_config());
+  auto r = run_cli("generate " + tiny_config() + " --prompt hi");
   CHECK(r.code == 2);
-  CHECK(has(r.output, "not implemented yet; delivered by the trainer issue"));
+  CHECK(has(r.output, "not implemented yet; delivered by the multimodal inference issue"));
 }
 
 TEST_CASE("cli: check-config prints the resolved config or every problem", "[cli][config]") {

@@ -1,0 +1,35 @@
+// `ibllm bench <config.yaml> [--batch-sizes 4,16] [--set ...]`: training-step benchmark at the
+// configured shapes with random weights (trainers/bench); one JSON line per batch size on stdout.
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/cli/run_setup.h"
+#include "src/core/error.h"
+#include "src/core/strings.h"
+#include "trainers/bench.h"
+
+namespace ibllm::cli {
+
+int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
+  const std::string usage =
+      "ibllm bench <config.yaml> [--batch-sizes B1,B2,...] [--set key.path=value ...]\n"
+      "  bench.warmup_steps / bench.steps / bench.seq_len set the timing (random weights)";
+  auto args = parse_args(argv, ArgSpec{{"--batch-sizes"}, {"--set"}, {}}, usage);
+  if (args.positionals.size() != 1) throw UsageError("expected exactly one config file", usage);
+  auto run = load_run(args.positionals[0], "", args.all("--set"), train::Checks::kSyntax);
+  std::vector<int64_t> sizes{0};
+  if (auto v = args.value("--batch-sizes")) {
+    sizes.clear();
+    for (const auto& s : core::split(*v, ',')) {
+      try {
+        sizes.push_back(std::stoll(s));
+      } catch (const std::exception&) {
+        throw UsageError("--batch-sizes: '" + s + "' is not an integer", usage);
+      }
+      if (sizes.back() < 1) throw UsageError("--batch-sizes: sizes must be >= 1", usage);
+    }
+  }
+  for (int64_t b : sizes) out << train::bench_train_step(run.config, b).dump() << std::endl;
+  return 0;
+}
+
+}  // namespace ibllm::cli

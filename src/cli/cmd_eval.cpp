@@ -1,0 +1,53 @@
+// `ibllm eval <config.yaml | checkpoint dir> [--checkpoint <dir|file>] [--split val|train]
+// [--max-batches N] [--set ...]`: loss and perplexity of trained weights; a human line on stderr
+// and a final JSON line {"loss", "ppl", "tokens", "samples", ...} on stdout.
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "data/tokenizer.h"
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/cli/run_setup.h"
+#include "src/core/error.h"
+#include "trainers/evaluator.h"
+#include "trainers/model_builder.h"
+
+namespace ibllm::cli {
+
+int cmd_eval(const std::vector<std::string>& argv, std::ostream& out) {
+  const std::string usage =
+      "ibllm eval <config.yaml | checkpoint dir> [--checkpoint <dir|file>] [--split val|train] "
+      "[--max-batches N] [--set key.path=value ...]\n"
+      "  without --checkpoint (and with a YAML) the model is evaluated as model.init builds it";
+  auto args = parse_args(argv, ArgSpec{{"--checkpoint", "--split", "--max-batches"}, {"--set"}, {}},
+                         usage);
+  if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", usage);
+  auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
+                      args.all("--set"), train::Checks::kResources);
+  int64_t max_batches = 0;
+  if (auto v = args.value("--max-batches")) {
+    try {
+      max_batches = std::stoll(*v);
+    } catch (const std::exception&) {
+      throw UsageError("--max-batches needs an integer, got '" + *v + "'", usage);
+    }
+  }
+  auto m = train::build_model(run.config);
+  if (!run.checkpoint.empty())
+    spdlog::info("weights: {}", train::load_trained_weights(m, run.checkpoint,
+                                                            run.config.model.init.allow_missing));
+  auto tok = std::make_shared<const data::LlamaTokenizer>(run.config.data.tokenizer);
+  const std::string split = args.value("--split").value_or("val");
+  auto r = train::evaluate(*m.model, run.config, tok, split, max_batches);
+  spdlog::info("{} loss {:.4f} | ppl {:.3f} | {} tokens | {} samples", split, r.loss, r.ppl,
+               r.tokens, r.samples);
+  auto j = r.to_json();
+  j["split"] = split;
+  j["checkpoint"] = run.checkpoint;
+  out << j.dump() << "\n";
+  return 0;
+}
+
+}  // namespace ibllm::cli

@@ -1,0 +1,250 @@
+// End-to-end runs of the real binary on the bundled tiny configs: pinned loss curves (pretrain,
+// finetune), exact resume after kill -9 (with and without accumulation), stop on SIGTERM with a
+// checkpoint, the non-finite guard, eval / bench JSON lines, and an export that Python loads.
+// Pinned numbers come from this implementation on CPU fp32 (regression pins, not goldens); the
+// tolerance (1e-4 relative) absorbs LibTorch-version rounding differences.
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+
+#include "src/core/metrics_writer.h"
+#include "src/io/safetensors.h"
+#include "tests/support/catch.h"
+#include "tests/support/cli_runner.h"
+#include "tests/support/paths.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using ibllm::test::run_cli;
+
+std::string common(const fs::path& out, int64_t steps) {
+  return " --set run.output_dir=" + out.string() + " --set trainer.max_steps=" +
+         std::to_string(steps) +
+         " --set trainer.log_every=1 --set trainer.eval_every=0 --set trainer.eval_max_batches=2"
+         " --set trainer.progress_bar=false --set run.log_level=warn";
+}
+
+// Last record per step (a resumed run re-logs the steps after its checkpoint).
+std::map<int64_t, double> losses(const fs::path& run_dir) {
+  std::map<int64_t, double> out;
+  for (const auto& r : ibllm::core::read_metrics((run_dir / "metrics.jsonl").string()))
+    if (r.value("kind", "") == "train") out[r.at("step").get<int64_t>()] = r.at("loss").get<double>();
+  return out;
+}
+
+std::map<std::string, at::Tensor> final_weights(const fs::path& run_dir, int64_t step) {
+  return ibllm::io::read_safetensors(
+      (run_dir / "checkpoints" / ("step_" + std::to_string(step)) / "model.safetensors").string());
+}
+
+nlohmann::json last_json_line(const std::string& output) {
+  auto end = output.find_last_not_of('\n');
+  auto start = output.rfind('\n', end);
+  return nlohmann::json::parse(output.substr(start == std::string::npos ? 0 : start + 1,
+                                             end - (start == std::string::npos ? 0 : start + 1) + 1));
+}
+
+void check_curve(const std::map<int64_t, double>& got, const std::vector<double>& pinned) {
+  REQUIRE(got.size() == pinned.size());
+  for (size_t i = 0; i < pinned.size(); ++i) {
+    INFO("step " << i + 1 << ": got " << got.at(static_cast<int64_t>(i + 1)) << ", pinned "
+                 << pinned[i]);
+    CHECK(std::abs(got.at(static_cast<int64_t>(i + 1)) - pinned[i]) <= 1e-4 * std::abs(pinned[i]));
+  }
+}
+
+// Runs `args` in the background and SIGKILLs it once metrics.jsonl has `after` train records.
+void kill_after(const std::string& args, const fs::path& run_dir, size_t after, int sig) {
+  const int pid = ibllm::test::start_cli(args, (run_dir.parent_path() / "killed.log").string());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs::exists(run_dir / "metrics.jsonl") && losses(run_dir).size() >= after) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, sig);
+  const int code = ibllm::test::wait_cli(pid);
+  INFO("killed run exit code " << code);
+  if (sig == SIGKILL) CHECK(code == 128 + SIGKILL);
+  else CHECK((code == 128 + sig || code == 0));
+}
+
+}  // namespace
+
+TEST_CASE("train: tiny pretrain loss curve is pinned and falls; eval and metrics", "[train][integration]") {
+  auto out = ibllm::test::scratch_dir("train_pin");
+  auto r = run_cli("train configs/tiny_pretrain.yaml" + common(out, 12));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  auto j = last_json_line(r.output);
+  CHECK(j.at("steps") == 12);
+  CHECK(j.at("val").at("tokens").get<int64_t>() > 0);
+  auto l = losses(out / "tiny_pretrain");
+  check_curve(l, {PIN_PRETRAIN});
+  CHECK(l.at(12) < l.at(1));
+  // every log record carries the observability fields
+  auto recs = ibllm::core::read_metrics((out / "tiny_pretrain" / "metrics.jsonl").string());
+  for (const char* k : {"lr", "grad_norm", "tokens_per_s", "samples_per_s", "step_ms",
+                        "data_wait_ms", "peak_mem_gib", "eta_s", "ppl"})
+    CHECK(recs.front().contains(k));
+  CHECK(fs::exists(out / "tiny_pretrain" / "config.resolved.yaml"));
+  bool tb = false;
+  for (const auto& e : fs::directory_iterator(out / "tiny_pretrain" / "tb")) tb = tb || e.is_regular_file();
+  CHECK(tb);
+
+  auto ev = run_cli("eval " + (out / "tiny_pretrain" / "checkpoints" / "step_12").string() +
+                    " --max-batches 2");
+  INFO(ev.output);
+  REQUIRE(ev.code == 0);
+  auto e = last_json_line(ev.output);
+  CHECK(e.at("loss").get<double>() > 0);
+  CHECK(std::abs(e.at("ppl").get<double>() - std::exp(e.at("loss").get<double>())) < 1e-6 * e.at("ppl").get<double>());
+  CHECK(e.at("samples") == 16);
+}
+
+TEST_CASE("train: tiny finetune loss curve is pinned", "[train][integration]") {
+  auto out = ibllm::test::scratch_dir("train_ft");
+  auto r = run_cli("train configs/tiny_finetune.yaml" + common(out, 10));
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  auto l = losses(out / "tiny_finetune");
+  check_curve(l, {PIN_FINETUNE});
+  CHECK(l.at(10) < l.at(1));
+}
+
+TEST_CASE("train: kill -9 and resume equals an uninterrupted run, bitwise", "[train][integration][resume]") {
+  for (int accum : {1, 2}) {
+    DYNAMIC_SECTION("grad_accum " << accum) {
+      auto out = ibllm::test::scratch_dir("train_resume");
+      const std::string extra = " --set checkpoint.every_steps=1 --set checkpoint.keep_last=2"
+                                " --set trainer.grad_accum=" + std::to_string(accum) +
+                                " --set data.batch_size=" + std::to_string(8 / accum);
+      auto a = out / "a", b = out / "b";
+      auto ra = run_cli("train configs/tiny_pretrain.yaml" + common(a, 8) + extra);
+      INFO(ra.output);
+      REQUIRE(ra.code == 0);
+      const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 8) + extra;
+      kill_after(args_b, b / "tiny_pretrain", 4, SIGKILL);
+      auto rb = run_cli(args_b);
+      INFO(rb.output);
+      REQUIRE(rb.code == 0);
+      CHECK(last_json_line(rb.output).at("resumed_from").get<int64_t>() >= 3);
+      auto la = losses(a / "tiny_pretrain"), lb = losses(b / "tiny_pretrain");
+      REQUIRE(la.size() == 8);
+      REQUIRE(lb.size() == 8);
+      for (int64_t s = 1; s <= 8; ++s) {
+        INFO("step " << s);
+        CHECK(la.at(s) == lb.at(s));  // bitwise
+      }
+      auto wa = final_weights(a / "tiny_pretrain", 8), wb = final_weights(b / "tiny_pretrain", 8);
+      REQUIRE(wa.size() == wb.size());
+      for (const auto& [k, v] : wa) {
+        INFO(k);
+        CHECK(at::equal(v, wb.at(k)));
+      }
+    }
+  }
+}
+
+TEST_CASE("train: SIGTERM saves a checkpoint and the run resumes to the same end", "[train][integration][resume]") {
+  auto out = ibllm::test::scratch_dir("train_term");
+  auto a = out / "a", b = out / "b";
+  REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(a, 6)).code == 0);
+  const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 6);
+  kill_after(args_b, b / "tiny_pretrain", 2, SIGTERM);
+  std::string reasons;
+  for (const auto& e : fs::directory_iterator(b / "tiny_pretrain" / "checkpoints"))
+    if (e.is_directory()) reasons += e.path().filename().string() + " ";
+  INFO("checkpoints after SIGTERM: " << reasons);
+  CHECK(!reasons.empty());
+  auto rb = run_cli(args_b);
+  INFO(rb.output);
+  REQUIRE(rb.code == 0);
+  auto wa = final_weights(a / "tiny_pretrain", 6), wb = final_weights(b / "tiny_pretrain", 6);
+  for (const auto& [k, v] : wa) CHECK(at::equal(v, wb.at(k)));
+}
+
+TEST_CASE("train: non-finite steps are skipped, then the run aborts with a diagnostic", "[train][integration]") {
+  auto out = ibllm::test::scratch_dir("train_nan");
+  auto r = run_cli("train configs/tiny_pretrain.yaml" + common(out, 12) +
+                   " --set optim.lr=1e30 --set optim.clip_grad_norm=0 --set schedule.warmup_steps=0"
+                   " --set trainer.max_bad_steps=3 --set checkpoint.every_steps=1");
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("consecutive non-finite steps") != std::string::npos);
+  // every checkpoint written holds finite weights
+  for (const auto& e : fs::directory_iterator(out / "tiny_pretrain" / "checkpoints")) {
+    if (!e.is_directory() || !fs::exists(e.path() / "model.safetensors")) continue;
+    for (const auto& [k, v] : ibllm::io::read_safetensors((e.path() / "model.safetensors").string())) {
+      INFO(e.path() << " " << k);
+      CHECK(at::isfinite(v).all().item<bool>());
+    }
+  }
+}
+
+TEST_CASE("train: bench prints one JSON line per batch size", "[train][integration][bench]") {
+  auto r = run_cli("bench configs/tiny_pretrain.yaml --batch-sizes 2,4 --set bench.steps=2 "
+                   "--set bench.warmup_steps=1 --set run.log_level=warn");
+  INFO(r.output);
+  REQUIRE(r.code == 0);
+  std::istringstream in(r.output);
+  std::string line;
+  std::vector<nlohmann::json> rows;
+  while (std::getline(in, line))
+    if (!line.empty() && line[0] == '{') rows.push_back(nlohmann::json::parse(line));
+  REQUIRE(rows.size() == 2);
+  CHECK(rows[0].at("batch") == 2);
+  CHECK(rows[1].at("batch") == 4);
+  for (const auto& j : rows) {
+    CHECK(j.at("step_ms").get<double>() > 0);
+    CHECK(j.at("tokens_per_s").get<double>() > 0);
+    CHECK(j.at("seq_len") == 64);
+    CHECK(j.at("trainable_params").get<int64_t>() > 0);
+  }
+}
+
+TEST_CASE("train: export writes official-key delta files that Python's torch.load reads", "[train][integration][export]") {
+  auto out = ibllm::test::scratch_dir("train_export");
+  REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(out, 2)).code == 0);
+  const auto ck = out / "tiny_pretrain" / "checkpoints" / "step_2";
+  auto ex = run_cli("export " + ck.string() + " --out " + (out / "export").string() + " --merged");
+  INFO(ex.output);
+  REQUIRE(ex.code == 0);
+  auto delta = ibllm::io::read_safetensors((out / "export" / "delta.safetensors").string());
+  CHECK(delta.count("image_bind_proj.weight"));
+  CHECK(delta.count("prefix_query.weight"));
+  CHECK(delta.count("llama.layers.0.attention.gate"));
+  CHECK(!delta.count("llama.layers.0.attention.wq.weight"));
+  // the trained tensors are the checkpoint's
+  for (const auto& [k, v] : ibllm::io::read_safetensors((ck / "model.safetensors").string())) {
+    INFO(k);
+    CHECK(at::equal(v, delta.at(k)));
+  }
+  auto merged = ibllm::io::read_safetensors((out / "export" / "merged.safetensors").string());
+  CHECK(merged.count("llama.layers.0.attention.wq.weight"));
+  CHECK(fs::exists(out / "export" / "merged.manifest.json"));
+
+  if (::access("/usr/bin/python3", X_OK) != 0) IBLLM_SKIP("/usr/bin/python3 not available");
+  const auto script = ibllm::test::source_dir() / "tests" / "golden" / "gen" / "check_pth_export.py";
+  const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" +
+                          (out / "export" / "delta.pth").string() + "' '" +
+                          (out / "export" / "delta.safetensors").string() + "' 2>&1";
+  std::string py;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  REQUIRE(p);
+  char buf[512];
+  while (std::fgets(buf, sizeof buf, p)) py += buf;
+  const int status = ::pclose(p);
+  INFO(py);
+  if (py.find("SKIP") != std::string::npos) IBLLM_SKIP("python3 has no torch: " << py);
+  CHECK(status == 0);
+  CHECK(py.find("OK") != std::string::npos);
+}

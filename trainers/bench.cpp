@@ -1,0 +1,104 @@
+// Training-step benchmark; see bench.h.
+#include "trainers/bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+
+#include <ATen/ATen.h>
+
+#include "data/collate.h"
+#include "src/core/runtime_info.h"
+#include "trainers/device_stats.h"
+#include "trainers/flops.h"
+#include "trainers/model_builder.h"
+#include "trainers/train_step.h"
+
+namespace ibllm::train {
+namespace {
+
+// A batch shaped like the loader's: random tokens, the first third of each row is prompt
+// (ignored in the labels), images or cached features.
+data::Batch synthetic_batch(const RunConfig& c, int64_t b, int64_t t, at::Generator& gen) {
+  data::Batch batch;
+  const int64_t vocab = c.model.llama.vocab_size;
+  batch.tokens = at::randint(3, vocab, {b, t}, gen, at::kLong);
+  batch.labels = batch.tokens.clone();
+  batch.ignore_index = c.data.ignore_index;
+  batch.labels.narrow(1, 0, t / 3).fill_(batch.ignore_index);
+  batch.valid_label_tokens = b * (t - std::max<int64_t>(t / 3, 1));
+  if (c.model.build_imagebind) {
+    const int64_t s = c.data.image.size;
+    batch.images = at::randn({b, 3, s, s}, gen, at::kFloat);
+  } else {
+    batch.features = at::randn({b, c.model.imagebind.out_dim}, gen, at::kFloat);
+  }
+  batch.has_visual = at::ones({b}, at::kBool);
+  for (int64_t i = 0; i < b; ++i) batch.indices.push_back(i);
+  return batch;
+}
+
+}  // namespace
+
+nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
+  using Clock = std::chrono::steady_clock;
+  const int64_t b = batch_size > 0 ? batch_size : c.data.batch_size;
+  const int64_t t = c.bench.seq_len > 0 ? c.bench.seq_len : c.data.max_words;
+  core::configure_threads(c.run.threads);
+  BuiltModel m = build_model(c, /*force_random_base=*/true);
+  auto params = m.trainable_parameters();
+  AdamW opt(params, c.optim);
+  TrainStep step(*m.model, params, opt, c.trainer, c.optim);
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.run.seed));
+  std::vector<data::Batch> micro;
+  for (int64_t k = 0; k < c.trainer.grad_accum; ++k) micro.push_back(synthetic_batch(c, b, t, gen));
+  // Pre-stage inputs on the device: the benchmark times the step, not host-to-device copies.
+  for (auto& mb : micro) {
+    mb.tokens = mb.tokens.to(m.device);
+    mb.labels = mb.labels.to(m.device);
+    if (mb.images.defined()) mb.images = mb.images.to(m.device);
+    if (mb.features.defined()) mb.features = mb.features.to(m.device);
+  }
+  const double lr = 1e-6;
+  for (int64_t i = 0; i < c.bench.warmup_steps; ++i) step.run(micro, lr);
+  synchronize(m.device);
+  reset_peak_memory(m.device);
+  std::vector<double> ms;
+  for (int64_t i = 0; i < c.bench.steps; ++i) {
+    const auto t0 = Clock::now();
+    step.run(micro, lr);
+    synchronize(m.device);
+    ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+  }
+  std::vector<double> sorted = ms;
+  std::sort(sorted.begin(), sorted.end());
+  double mean = 0;
+  for (double v : ms) mean += v;
+  mean /= static_cast<double>(ms.size());
+  const double samples = static_cast<double>(b * c.trainer.grad_accum);
+  const double tokens = samples * static_cast<double>(t);
+  nlohmann::json j = {{"bench", "train_step"},
+                      {"run", c.run.name},
+                      {"device", device_name(m.device)},
+                      {"precision", std::string("frozen ") + c10::toString(m.frozen_dtype) +
+                                        ", trainable fp32"},
+                      {"trainable", c.model.trainable.preset},
+                      {"trainable_params", m.trainable.trainable_params},
+                      {"batch", b},
+                      {"grad_accum", c.trainer.grad_accum},
+                      {"seq_len", t},
+                      {"steps", c.bench.steps},
+                      {"step_ms", mean},
+                      {"step_ms_median", sorted[sorted.size() / 2]},
+                      {"step_ms_min", sorted.front()},
+                      {"samples_per_s", samples / (mean / 1e3)},
+                      {"tokens_per_s", tokens / (mean / 1e3)},
+                      {"peak_mem_gib", static_cast<double>(peak_memory_bytes(m.device)) /
+                                           (1024.0 * 1024.0 * 1024.0)}};
+  const double peak = peak_flops_for(device_name(m.device), m.frozen_dtype);
+  const double fpt = model_flops_per_token(c, m, t);
+  if (peak > 0 && fpt > 0) j["mfu"] = fpt * tokens / (mean / 1e3) / peak;
+  return j;
+}
+
+}  // namespace ibllm::train

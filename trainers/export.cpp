@@ -1,0 +1,103 @@
+// Weight export; see export.h.
+#include "trainers/export.h"
+
+#include <filesystem>
+#include <fstream>
+
+#include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "models/imagebind_llm_weights.h"
+#include "src/core/error.h"
+#include "src/io/pth_writer.h"
+#include "src/io/safetensors.h"
+#include "src/io/state_dict.h"
+#include "trainers/model_builder.h"
+
+namespace ibllm::train {
+namespace {
+
+namespace fs = std::filesystem;
+
+at::ScalarType parse_dtype(const std::string& d) {
+  if (d == "fp32") return at::kFloat;
+  if (d == "fp16") return at::kHalf;
+  if (d == "bf16") return at::kBFloat16;
+  throw UsageError("unknown --dtype '" + d + "' (use fp32, fp16 or bf16)");
+}
+
+std::map<std::string, at::Tensor> cast_cpu(const std::map<std::string, at::Tensor>& in,
+                                           at::ScalarType dtype) {
+  std::map<std::string, at::Tensor> out;
+  for (const auto& [k, v] : in) {
+    auto t = v.detach().to(at::kCPU);
+    if (at::isFloatingType(t.scalar_type())) t = t.to(dtype);
+    out.emplace(k, t.contiguous());
+  }
+  return out;
+}
+
+nlohmann::json manifest_of(const std::map<std::string, at::Tensor>& t) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& [k, v] : t)
+    j[k] = {{"shape", std::vector<int64_t>(v.sizes().begin(), v.sizes().end())},
+            {"dtype", std::string(c10::toString(v.scalar_type()))}};
+  return j;
+}
+
+}  // namespace
+
+ExportResult export_weights(const RunConfig& c, const ExportOptions& o) {
+  if (o.out_dir.empty()) throw UsageError("export needs --out <dir>");
+  const auto dtype = parse_dtype(o.dtype);
+  RunConfig cc = c;
+  cc.run.device = "cpu";  // export is I/O bound; the frozen base stays in its file dtype
+  BuiltModel m = build_model(cc);
+  std::string source = "initialised model";
+  if (!o.checkpoint.empty()) source = load_trained_weights(m, o.checkpoint);
+  spdlog::info("export from {}", source);
+  fs::create_directories(o.out_dir);
+  ExportResult r;
+  nlohmann::json info = {{"source", o.checkpoint.empty() ? "init" : o.checkpoint},
+                         {"dtype", o.dtype},
+                         {"llama_base", c.model.init.llama},
+                         {"imagebind", c.model.init.imagebind},
+                         {"bind_legacy", c.model.bind.legacy}};
+  if (o.delta) {
+    auto delta = cast_cpu(models::delta_state(*m.model), dtype);
+    const auto st = (fs::path(o.out_dir) / "delta.safetensors").string();
+    const auto pth = (fs::path(o.out_dir) / "delta.pth").string();
+    io::write_safetensors(st, delta, {{"format", "ibllm-delta"}, {"info", info.dump()}});
+    std::vector<std::pair<std::string, at::Tensor>> ordered;
+    for (const auto& p : m.model->named_parameters(true))  // registration order, like 7B.pth
+      if (delta.count(p.key())) ordered.emplace_back(p.key(), delta.at(p.key()));
+    io::write_pth(pth, ordered, "model");
+    r.files.push_back(st);
+    r.files.push_back(pth);
+    r.delta_tensors = static_cast<int64_t>(delta.size());
+  }
+  if (o.merged) {
+    m.model->llama->merge_lora();
+    std::map<std::string, at::Tensor> all;
+    for (const auto& [k, v] : io::module_state(*m.model)) {
+      if (!o.with_imagebind && k.rfind("image_bind.", 0) == 0) continue;
+      all.emplace(k, v);  // folded LoRA pairs stay with B = 0, so the file loads strictly
+    }
+    auto merged = cast_cpu(all, dtype);
+    const auto st = (fs::path(o.out_dir) / "merged.safetensors").string();
+    io::write_safetensors(st, merged, {{"format", "ibllm-merged"}, {"info", info.dump()}});
+    nlohmann::json man = info;
+    man["lora_folded"] = {"wq", "wk", "wo", "w1", "w2", "w3"};
+    man["lora_kept"] = {"wv"};
+    man["tensors"] = manifest_of(merged);
+    const auto mp = (fs::path(o.out_dir) / "merged.manifest.json").string();
+    std::ofstream(mp) << man.dump(2) << "\n";
+    r.files.push_back(st);
+    r.files.push_back(mp);
+    r.merged_tensors = static_cast<int64_t>(merged.size());
+  }
+  return r;
+}
+
+}  // namespace ibllm::train

@@ -1,0 +1,34 @@
+// `ibllm export`: (a) the ImageBind-LLM delta in official key names — bind network, prefix_query,
+// gates, LLaMA biases/LoRA/norms, exactly the key set of the official 7B.pth (convert_ckpt rule) —
+// as delta.safetensors and as a torch.load-able delta.pth ({"model": {...}}) for the Python demo;
+// (b) with --merged, deployment weights: LoRA folded into wq wk wo w1 w2 w3 (their B then zero;
+// never wv, spec §3.4),
+// the LLaMA base, bind network and prefix (plus the towers with --with-imagebind) in one
+// safetensors file with a JSON manifest. A dtype option casts floating tensors.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "trainers/run_config.h"
+
+namespace ibllm::train {
+
+struct ExportOptions {
+  std::string checkpoint;        // checkpoint dir (or weights file); "" = the model as initialised
+  std::string out_dir;
+  std::string dtype = "fp32";    // fp32 | fp16 | bf16 (gates stay as they are cast: see docs)
+  bool delta = true;
+  bool merged = false;
+  bool with_imagebind = false;   // merged only
+};
+
+struct ExportResult {
+  std::vector<std::string> files;
+  int64_t delta_tensors = 0;
+  int64_t merged_tensors = 0;
+};
+
+ExportResult export_weights(const RunConfig& c, const ExportOptions& o);
+
+}  // namespace ibllm::train

@@ -1,0 +1,53 @@
+// Per-interval training metrics: accumulates the steps between two log points and emits one console
+// line (rank 0), one metrics.jsonl record and TensorBoard scalars. Loss over an interval is
+// token-weighted (Σ loss·tokens / Σ tokens); throughput counts the B×T positions processed.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "src/core/metrics_writer.h"
+#include "src/core/progress_bar.h"
+#include "src/core/tensorboard_writer.h"
+#include "trainers/train_step.h"
+
+namespace ibllm::train {
+
+struct StepLoggerOptions {
+  std::string run_dir;
+  int64_t total_steps = 0;
+  bool tensorboard = true;
+  bool progress_bar = true;
+  double flops_per_token = 0.0;  // model FLOPs per processed token (0: MFU not reported)
+  double peak_flops = 0.0;       // device peak FLOP/s (0: unknown)
+  at::Device device = at::kCPU;
+};
+
+class StepLogger {
+ public:
+  explicit StepLogger(StepLoggerOptions o);
+  // One optimizer step (wall time of the step including data wait, and the wait alone).
+  void add(const StepStats& s, double step_seconds, double wait_seconds);
+  // Emits the interval ending at `step` and resets it.
+  void emit(int64_t step, int64_t epoch, double lr, int64_t skipped_samples, int64_t bad_steps);
+  // Any other record (eval results, events): console + metrics.jsonl + TensorBoard (numbers).
+  void record(const std::string& kind, int64_t step, const nlohmann::json& values);
+  void finish();
+
+ private:
+  StepLoggerOptions o_;
+  core::MetricsWriter metrics_;
+  std::unique_ptr<core::TensorBoardWriter> tb_;
+  std::unique_ptr<core::ProgressBar> bar_;
+  double loss_tokens_ = 0.0, tokens_ = 0.0, loss_plain_ = 0.0;
+  int64_t steps_ = 0, samples_ = 0, seen_ = 0, not_applied_ = 0, finite_ = 0;
+  double seconds_ = 0.0, wait_ = 0.0, grad_norm_ = 0.0;
+  double total_seconds_ = 0.0;
+  int64_t total_logged_steps_ = 0;
+};
+
+}  // namespace ibllm::train

@@ -1,0 +1,106 @@
+// The optimizer step; see train_step.h.
+#include "trainers/train_step.h"
+
+#include <cmath>
+
+#include <ATen/ATen.h>
+#include <torch/csrc/autograd/autograd.h>
+
+#include "models/llama/lm_loss.h"
+#include "trainers/grad_norm.h"
+
+namespace ibllm::train {
+
+at::Tensor batch_visual_input(models::ImageBindLlmImpl& model, const data::Batch& b) {
+  if (b.size() == 0) return {};
+  at::Tensor e;
+  if (b.features.defined()) {
+    auto f = b.features.to(model.device(), at::kFloat);
+    e = f / f.norm(2, {-1}, /*keepdim=*/true).clamp_min(1e-12);
+  } else if (b.images.defined()) {
+    e = model.embed("vision", b.images);
+  } else {
+    return {};
+  }
+  return model.mix({{e, 1.0}});
+}
+
+TrainStep::TrainStep(models::ImageBindLlmImpl& model, std::vector<NamedParameter> params,
+                     AdamW& optimizer, const TrainerConfig& trainer, const OptimConfig& optim,
+                     StepSync sync)
+    : model_(model),
+      params_(std::move(params)),
+      optimizer_(optimizer),
+      trainer_(trainer),
+      optim_(optim),
+      sync_(std::move(sync)) {
+  for (const auto& p : params_) tensors_.push_back(p.param);
+}
+
+StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
+  StepStats st;
+  int64_t local_tokens = 0;
+  for (const auto& b : micro) {
+    local_tokens += b.valid_label_tokens;
+    st.samples += b.size();
+    st.tokens_seen += b.tokens.defined() ? b.tokens.numel() : 0;
+    st.indices.insert(st.indices.end(), b.indices.begin(), b.indices.end());
+  }
+  st.tokens = sync_.sum_count ? sync_.sum_count(local_tokens) : local_tokens;
+  const bool reference = trainer_.loss_norm == "reference";
+  const double accum = static_cast<double>(micro.size());
+
+  at::Tensor loss_total = at::zeros({}, at::TensorOptions().dtype(at::kDouble));
+  for (const auto& b : micro) {
+    if (b.size() == 0) continue;
+    auto logits = model_.forward(b.tokens, batch_visual_input(model_, b), b.has_visual);
+    auto labels = b.labels.to(logits.device());
+    at::Tensor loss;
+    if (reference) {
+      loss = models::reference_lm_loss(logits, labels, b.ignore_index) / accum;
+    } else {
+      auto tl = models::lm_loss_sum(logits, labels, b.ignore_index);
+      // Σ over the step / global token count; × world size because the sync averages.
+      loss = tl.sum * (static_cast<double>(sync_.world_size) /
+                       static_cast<double>(std::max<int64_t>(st.tokens, 1)));
+    }
+    if (loss.requires_grad()) loss.backward();
+    loss_total = loss_total + loss.detach().to(at::kCPU, at::kDouble);
+  }
+
+  if (sync_.average_grads) {
+    // Every rank reduces the same list: grads of parameters unused this step are zero-filled.
+    std::vector<at::Tensor> grads;
+    for (auto& t : tensors_) {
+      if (!t.grad().defined()) t.mutable_grad() = at::zeros_like(t);
+      grads.push_back(t.grad());
+    }
+    sync_.average_grads(grads);
+  }
+
+  auto norm = global_grad_norm(tensors_);
+  // The one host sync of the step: the loss and the grad norm decide whether to update.
+  st.grad_norm = norm.item<double>();
+  // This rank's share (tokens: Σ local CE / global tokens; reference: local mean of means). The
+  // distributed layer reduces it over ranks at log steps.
+  st.loss = loss_total.item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
+  st.finite = std::isfinite(st.loss) && std::isfinite(st.grad_norm);
+  if (st.finite && st.tokens > 0) {
+    if (optim_.clip_grad_norm > 0) clip_grads_(tensors_, optim_.clip_grad_norm, norm);
+    optimizer_.step(lr);
+    st.applied = true;
+  }
+  optimizer_.zero_grad();
+  return st;
+}
+
+std::pair<double, int64_t> TrainStep::eval_batch(models::ImageBindLlmImpl& model,
+                                                 const data::Batch& b) {
+  if (b.size() == 0) return {0.0, 0};
+  at::NoGradGuard guard;
+  auto logits = model.forward(b.tokens, batch_visual_input(model, b), b.has_visual);
+  auto tl = models::lm_loss_sum(logits, b.labels.to(logits.device()), b.ignore_index);
+  return {tl.sum.item<double>(), tl.count.item<int64_t>()};
+}
+
+}  // namespace ibllm::train

@@ -1,0 +1,31 @@
+// `ibllm train`: the config-driven training loop. Builds everything from the RunConfig, prints the
+// plan (parameter counts, trainable set, effective batch, scaled LR, steps), resumes from the
+// newest complete checkpoint (checkpoint.resume), runs optimizer steps of grad_accum micro-batches
+// with the schedule as a pure function of the step, logs every log_every steps to the console,
+// metrics.jsonl and TensorBoard, evaluates every eval_every steps and at the end, and checkpoints
+// every checkpoint.every_steps, at the end and on SIGTERM/SIGINT. Run directory:
+// <run.output_dir>/<run.name>/ {config.resolved.yaml, metrics.jsonl, tb/, checkpoints/}.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "trainers/evaluator.h"
+#include "trainers/run_config.h"
+
+namespace ibllm::train {
+
+struct TrainResult {
+  std::string run_dir;
+  int64_t steps = 0;          // optimizer steps completed (total, including resumed ones)
+  int64_t resumed_from = 0;   // step of the checkpoint resumed from (0: fresh start)
+  double last_loss = 0.0;
+  std::optional<EvalResult> eval;  // final evaluation
+  std::string checkpoint;          // last checkpoint written
+  int stop_signal = 0;             // SIGTERM/SIGINT that ended the run early (0: completed)
+};
+
+TrainResult train(const RunConfig& c, const std::string& resolved_yaml);
+
+}  // namespace ibllm::train

@@ -1,0 +1,32 @@
+// YAML sections `trainer:` and `bench:`.
+#include "trainers/trainer_config.h"
+
+#include "src/config/section.h"
+
+namespace ibllm::train {
+
+TrainerConfig parse_trainer_config(config::Section s) {
+  TrainerConfig c;
+  s.field("epochs", c.epochs, config::at_least(1));
+  s.field("max_steps", c.max_steps, config::at_least(0));
+  s.field("grad_accum", c.grad_accum, config::at_least(1));
+  s.choice("loss_norm", c.loss_norm, {"tokens", "reference"});
+  s.choice("precision", c.precision, {"auto", "fp32", "bf16", "fp16"});
+  s.field("log_every", c.log_every, config::at_least(1));
+  s.field("eval_every", c.eval_every, config::at_least(0));
+  s.field("eval_max_batches", c.eval_max_batches, config::at_least(0));
+  s.field("max_bad_steps", c.max_bad_steps, config::at_least(1));
+  s.field("tensorboard", c.tensorboard);
+  s.field("progress_bar", c.progress_bar);
+  return c;
+}
+
+BenchConfig parse_bench_config(config::Section s) {
+  BenchConfig c;
+  s.field("warmup_steps", c.warmup_steps, config::at_least(0));
+  s.field("steps", c.steps, config::at_least(1));
+  s.field("seq_len", c.seq_len, config::at_least(0));
+  return c;
+}
+
+}  // namespace ibllm::train
