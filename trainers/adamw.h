@@ -54,6 +54,9 @@ class AdamW {
   // The parameters in construction order (for grad_norm.h and DDP).
   std::vector<at::Tensor> params() const;
   const std::vector<std::string>& names() const { return names_; }
+  // The foreach path updates parameters in chunks of about this many elements (default 2^26:
+  // a 256 MB fp32 temporary for sqrt(v)). Results do not depend on it; tests shrink it.
+  void set_foreach_chunk_elements(int64_t n) { foreach_chunk_elements_ = n > 0 ? n : 1; }
 
  private:
   struct Slot {
@@ -64,12 +67,14 @@ class AdamW {
     bool decay = true;
   };
   void step_foreach(double lr, bool decay_group);
+  void foreach_update(const std::vector<Slot*>& slots, double lr, double wd);
   void step_loop(double lr, bool decay_group);
 
   OptimConfig cfg_;
   std::vector<std::string> names_;
   std::vector<Slot> slots_;
   int64_t steps_taken_ = 0;
+  int64_t foreach_chunk_elements_ = int64_t{1} << 26;
 };
 
 }  // namespace ibllm::train

@@ -180,3 +180,57 @@ TEST_CASE("grad_norm: global norm and clipping match torch.nn.utils.clip_grad_no
   // The fixture really exercises clipping: norm well above 1.
   CHECK(t.at("clipped.total_norm").item<float>() > 2.0f);
 }
+
+// Hidden ([.gpu], run `ibllm_tests "[.gpu]"` on a CUDA machine): the multi-tensor CUDA kernels
+// against the torch CPU reference (1e-5: CUDA may contract the addcdiv into an FMA), the CUDA
+// per-tensor loop against the foreach path, resume bitwise on the device, and the norm staying a
+// CUDA tensor.
+TEST_CASE("adamw gpu: CUDA foreach/loop match the reference, resume is bitwise", "[.gpu]") {
+  if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
+  const auto& c = adamw_case();
+  const at::Device cuda(at::kCUDA, 0);
+  auto on_cuda = [&] {
+    auto ps = fresh_params();
+    for (auto& np : ps) np.param = np.param.detach().to(cuda).set_requires_grad(true);
+    return ps;
+  };
+  auto run_cuda = [&](AdamW& opt, const std::vector<NamedParameter>& ps, int s) {
+    opt.zero_grad();
+    for (const auto& np : ps) {
+      auto it = c.t.find("grad." + std::to_string(s) + "." + np.name);
+      if (it != c.t.end()) np.param.mutable_grad() = it->second.to(cuda);
+    }
+    opt.step(c.t.at("lr")[s].item<double>());
+  };
+  auto fe = on_cuda(), lp = on_cuda();
+  AdamW a(fe, reference_config(true)), b(lp, reference_config(false));
+  for (int s = 0; s < kSteps; ++s) {
+    run_cuda(a, fe, s);
+    run_cuda(b, lp, s);
+    for (size_t i = 0; i < fe.size(); ++i) {
+      INFO("step " << s << " " << fe[i].name);
+      const auto want = c.t.at("param." + std::to_string(s) + "." + fe[i].name);
+      IBLLM_CHECK_TENSOR(fe[i].param.detach().cpu(), want, 1e-5, 1e-8);
+      IBLLM_CHECK_TENSOR(lp[i].param.detach().cpu(), want, 1e-5, 1e-8);
+    }
+  }
+  const at::Tensor norm = global_grad_norm(a.params());
+  CHECK(norm.device() == cuda);
+  CHECK(grads_finite(a.params()).device() == cuda);
+
+  auto first = on_cuda();
+  AdamW r(first, reference_config(true));
+  for (int s = 0; s < 2; ++s) run_cuda(r, first, s);
+  std::map<std::string, at::Tensor> saved;
+  for (const auto& kv : r.state_dict()) saved[kv.first] = kv.second.cpu().clone();
+  std::vector<NamedParameter> resumed;
+  for (const auto& np : first)
+    resumed.push_back({np.name, np.param.detach().cpu().to(cuda).set_requires_grad(true)});
+  AdamW r2(resumed, reference_config(true));
+  r2.load_state_dict(saved);
+  for (int s = 2; s < kSteps; ++s) run_cuda(r2, resumed, s);
+  for (size_t i = 0; i < fe.size(); ++i) {
+    INFO(fe[i].name);
+    CHECK(at::equal(resumed[i].param.detach().cpu(), fe[i].param.detach().cpu()));
+  }
+}

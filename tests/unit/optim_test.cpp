@@ -3,8 +3,11 @@
 // `foreach` config key, FLOP counts for the 7B preset against docs/gpu_machine.md's estimate
 // (4 x 6.7 GFLOP ~ 27 GFLOP per token) and the GPU peak table.
 #include <ATen/ATen.h>
+#include <ATen/Context.h>
 
+#include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 
 #include "src/config/document.h"
@@ -82,12 +85,13 @@ TEST_CASE("adamw: summary, construction errors and the foreach config key", "[op
   CHECK(OptimConfig{}.foreach);
 }
 
-TEST_CASE("adamw: foreach and per-tensor loop are bitwise equal", "[optim]") {
+TEST_CASE("adamw: foreach (chunked) and per-tensor loop are bitwise equal", "[optim]") {
   auto pa = small_params(7), pb = small_params(7);
   OptimConfig ca, cb;
   ca.foreach = true;
   cb.foreach = false;
   AdamW a(pa, ca), b(pb, cb);
+  a.set_foreach_chunk_elements(5);  // several chunks per group: [w.weight], [gate] / [w.bias, norm]
   for (int s = 0; s < 4; ++s) {
     set_grads(pa, 100 + s);
     set_grads(pb, 100 + s);
@@ -270,4 +274,65 @@ TEST_CASE("flops: GPU peak table lookup by CUDA device name and MFU", "[optim]")
   const auto v100 = gpu_peak("Tesla V100-SXM2-16GB");
   CHECK_FALSE(mfu(1e12, v100, Precision::kBf16));  // no bf16 tensor cores
   CHECK(*mfu(12.5e12, v100, Precision::kFp16) == Approx(0.1));
+}
+
+// Hidden ([.bench], prints, asserts nothing about speed): AdamW step time, foreach vs per-tensor,
+// and the global grad norm on the LLaMA-7B finetune trainable set (bias + norm + LoRA-16: 673
+// tensors) — with dim 1024 on CPU to stay small, the real 7B shapes on CUDA.
+TEST_CASE("optim bench: AdamW step and grad norm on the finetune trainable set", "[.bench]") {
+  const bool cuda = at::hasCUDA();
+  const at::Device dev = cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  const int64_t d = cuda ? 4096 : 1024, h = cuda ? 11008 : 2752, r = 16, layers = 32;
+  std::vector<NamedParameter> ps;
+  auto add = [&](const std::string& n, std::vector<int64_t> shape) {
+    ps.push_back({n, at::randn(shape, at::TensorOptions().device(dev)).set_requires_grad(true)});
+  };
+  for (int64_t l = 0; l < layers; ++l) {
+    const std::string p = "llama.layers." + std::to_string(l) + ".";
+    for (const char* w : {"wq", "wk", "wv", "wo"}) {
+      add(p + "attention.lora_" + w + "_l1.weight", {r, d});
+      add(p + "attention.lora_" + w + "_l2.weight", {d, r});
+    }
+    add(p + "feed_forward.lora_w1_l1.weight", {r, d});
+    add(p + "feed_forward.lora_w1_l2.weight", {h, r});
+    add(p + "feed_forward.lora_w3_l1.weight", {r, d});
+    add(p + "feed_forward.lora_w3_l2.weight", {h, r});
+    add(p + "feed_forward.lora_w2_l1.weight", {r, h});
+    add(p + "feed_forward.lora_w2_l2.weight", {d, r});
+    for (const char* b : {"attention.wq.bias", "attention.wo.bias", "feed_forward.w2.bias"})
+      add(p + b, {d});
+    add(p + "feed_forward.w1.bias", {h});
+    add(p + "feed_forward.w3.bias", {h});
+    add(p + "attention_norm.weight", {d});
+    add(p + "ffn_norm.weight", {d});
+  }
+  add("llama.norm.weight", {d});
+  auto sync = [&] {
+    if (cuda) at::ones({1}, at::TensorOptions().device(dev)).cpu();
+  };
+  for (const bool foreach : {true, false}) {
+    OptimConfig cfg;
+    cfg.foreach = foreach;
+    AdamW opt(ps, cfg);
+    for (auto& np : ps) np.param.mutable_grad() = at::randn_like(np.param);
+    const int iters = 10;
+    opt.step(1e-4);  // warm-up
+    sync();
+    auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < iters; ++i) opt.step(1e-4);
+    sync();
+    const double step_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+        iters;
+    t0 = std::chrono::steady_clock::now();
+    at::Tensor norm;
+    for (int i = 0; i < iters; ++i) norm = global_grad_norm(opt.params());
+    sync();
+    const double norm_ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() /
+        iters;
+    std::printf("[optim bench] %s %s: %s | step %.2f ms | grad norm %.2f ms\n",
+                cuda ? "cuda" : "cpu", foreach ? "foreach" : "loop", opt.summary().c_str(), step_ms,
+                norm_ms);
+  }
 }
