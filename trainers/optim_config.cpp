@@ -13,6 +13,7 @@ OptimConfig parse_optim_config(config::Section s) {
   s.field("beta2", c.beta2, config::Bounds{0.0, 1.0, false, true});
   s.field("eps", c.eps, config::positive());
   s.field("clip_grad_norm", c.clip_grad_norm, config::at_least(0));
+  s.field("foreach", c.foreach);
   if (c.lr == 0.0 && c.blr == 0.0) s.fail("blr", "lr and blr are both 0: nothing would train");
   return c;
 }

@@ -19,6 +19,7 @@ struct OptimConfig {
   double beta2 = 0.95;
   double eps = 1.0e-8;
   double clip_grad_norm = 0.0;  // global-norm clipping threshold; 0 disables it
+  bool foreach = true;  // AdamW via at::_foreach_* (multi-tensor kernels on CUDA); false: per tensor
 };
 
 OptimConfig parse_optim_config(config::Section s);

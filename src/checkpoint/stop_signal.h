@@ -1,0 +1,22 @@
+// SIGTERM/SIGINT turned into a request the training loop polls, so it can write a checkpoint and
+// exit cleanly (Slurm preemption sends SIGTERM; Ctrl-C sends SIGINT). A second signal while a
+// request is pending is not swallowed: the default action runs, so a stuck run still dies.
+// In multi-rank runs every rank should agree before stopping (reduce the flag), see docs.
+#pragma once
+
+namespace ibllm::checkpoint {
+
+// Installs the handlers for its lifetime and restores the previous ones afterwards.
+class StopSignalGuard {
+ public:
+  StopSignalGuard();
+  ~StopSignalGuard();
+  StopSignalGuard(const StopSignalGuard&) = delete;
+  StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+};
+
+bool stop_requested();
+int stop_signal();  // the signal number that requested the stop, 0 if none
+void clear_stop_request();
+
+}  // namespace ibllm::checkpoint
