@@ -91,7 +91,7 @@ TEST_CASE("imagebind_llm: text-only rows get no injection; renormalised mixing i
   test::llama::load_params(*m, fx, "state.");
   at::NoGradGuard guard;
   auto tokens = fx.at("tokens");
-  auto has_visual = at::tensor({true, false, true});
+  auto has_visual = at::tensor({1, 0, 1}).to(at::kBool);
   auto mixed = m->forward(tokens, fx.at("f"), has_visual);
   auto plain = m->forward(tokens, at::Tensor());
   auto full = m->forward(tokens, fx.at("f"));
