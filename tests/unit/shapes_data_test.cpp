@@ -7,6 +7,7 @@
 #include <ATen/ATen.h>
 
 #include <array>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -25,6 +26,7 @@
 #include "data/sample_builder.h"
 #include "data/tokenizer.h"
 #include "data/tsv_reader.h"
+#include "src/config/document.h"
 #include "tests/support/catch.h"  // last: glog (via ATen) also defines CHECK
 #include "tests/support/paths.h"
 
@@ -100,8 +102,7 @@ const std::map<std::string, Rgb> kColours = {{"red", {225, 45, 45}},
                                              {"blue", {55, 95, 235}},
                                              {"yellow", {240, 215, 40}},
                                              {"white", {245, 245, 245}}};
-const std::map<std::string, Rgb> kBackgrounds = {{"dark", {20, 20, 28}},
-                                                 {"grey", {118, 118, 118}}};
+const std::map<std::string, Rgb> kBackgrounds = {{"dark", {20, 20, 28}}, {"grey", {118, 118, 118}}};
 
 // What a 32x32 image shows inside [x0,x1) x [y0,y1): the most frequent non-background colour and
 // the centroid of all non-background pixels.
@@ -184,6 +185,36 @@ TEST_CASE("shapes: every file parses through the Dataset with the expected count
   all.llava_turns = LlavaTurns::kAll;
   Dataset two(all);
   CHECK(two.record(0).turns.size() == 2);  // every LLaVA entry carries a second question
+}
+
+TEST_CASE("shapes: the recommended pretrain and finetune data sections parse", "[shapes]") {
+  // docs/data.md quotes these sections (paths relative to the repository root, prefixed here).
+  const std::string d = ibllm::test::source_dir().string() + "/data/samples/shapes/";
+  const std::string pre = "data:\n  tokenizer: " + d +
+                          "tokenizer.model\n"
+                          "  sources:\n    - {kind: caption_tsv, path: " +
+                          d +
+                          "captions_train.tsv}\n"
+                          "  max_words: 64\n  image: {size: 28}\n  batch_size: 8\n"
+                          "  num_workers: 1\n";
+  const std::string tune = "data:\n  tokenizer: " + d +
+                           "tokenizer.model\n"
+                           "  sources:\n    - {kind: llava, path: " +
+                           d + "instructions_train.json}\n    - {kind: alpaca, path: " + d +
+                           "alpaca_train.json}\n"
+                           "  max_words: 96\n  image: {size: 28}\n  batch_size: 8\n"
+                           "  num_workers: 1\n";
+  for (const auto& [yaml, rows, max_words] :
+       {std::tuple{pre, kTrain, kPretrainMaxWords},
+        std::tuple{tune, kTrain + kAlpacaTrain, kFinetuneMaxWords}}) {
+    auto doc = ibllm::config::Document::from_string(yaml);
+    DataConfig c = parse_data_config(doc.root().child("data"));
+    doc.finish();
+    CHECK(c.max_words == max_words);
+    CHECK(c.image.size == 28);
+    CHECK(LlamaTokenizer(c.tokenizer).vocab_size() == kVocab);
+    CHECK(Dataset(c).size() == rows);
+  }
 }
 
 TEST_CASE("shapes: every image decodes to 28x28 and shows what its caption says", "[shapes]") {
@@ -286,8 +317,8 @@ TEST_CASE("shapes: the shipped tokenizer keeps dataset and template words whole"
   // Measured: 36 tokens, 6 of them newline bytes, every word one piece.
   CHECK(tok.encode(pretrain_prompt, false, false).size() == 36);
 
-  for (const DataConfig& c : {pretrain("train"), pretrain("val"), finetune("train"),
-                              finetune("val")}) {
+  for (const DataConfig& c :
+       {pretrain("train"), pretrain("val"), finetune("train"), finetune("val")}) {
     Dataset ds(c);
     for (int64_t i = 0; i < ds.size(); ++i) {
       const Turn& t = ds.record(i).turns[0];
@@ -355,16 +386,16 @@ TEST_CASE("shapes: a partial rerun of the generator reproduces the committed fil
   const std::string cmd = "/usr/bin/python3 '" + shapes("make_shapes.py") + "' --out '" +
                           out.string() + "' --limit " + std::to_string(limit) + " >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
-  for (const std::string f :
-       {"captions_train.tsv", "captions_val.tsv", "instructions_train.json",
-        "instructions_val.json", "alpaca_train.json", "alpaca_val.json"}) {
+  for (const std::string f : {"captions_train.tsv", "captions_val.tsv", "instructions_train.json",
+                              "instructions_val.json", "alpaca_train.json", "alpaca_val.json"}) {
     INFO(f);
     CHECK(first_difference(out / f, shapes(f), true) == "");
   }
   int64_t rendered = 0;
   for (const auto& e : fs::directory_iterator(out / "images")) {
     INFO(e.path().filename().string());
-    CHECK(first_difference(e.path(), shapes("images/" + e.path().filename().string()), false) == "");
+    CHECK(first_difference(e.path(), shapes("images/" + e.path().filename().string()), false) ==
+          "");
     ++rendered;
   }
   CHECK(rendered == 2 * limit);
