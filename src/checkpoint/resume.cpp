@@ -59,8 +59,7 @@ std::optional<fs::path> resolve_resume(const CheckpointConfig& cfg, const fs::pa
     }
     return std::nullopt;
   }
-  const fs::path dir = resolve_checkpoint_dir(cfg.resume);
-  read_verified_meta(dir, Verify::kFull);
+  const fs::path dir = resolve_checkpoint_dir(cfg.resume, report);
   spdlog::info("checkpoint: resuming from {}", dir.string());
   return dir;
 }
