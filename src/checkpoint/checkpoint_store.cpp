@@ -115,7 +115,7 @@ std::string read_latest_name(const fs::path& dir) {
 std::vector<std::pair<int64_t, fs::path>> list_step_dirs(const fs::path& dir) {
   std::vector<std::pair<int64_t, fs::path>> out;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
+  for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_directory(ec)) continue;
     if (auto step = parse_step_dir_name(e.path().filename().string()))
       out.emplace_back(*step, e.path());
@@ -132,7 +132,7 @@ std::optional<fs::path> find_latest_impl(const fs::path& dir,
     if (incomplete != nullptr) incomplete->push_back(p.string() + ": " + why);
   };
   std::vector<fs::path> stale;
-  for (const auto& e : fs::directory_iterator(dir, ec))
+  for (const auto& e : fs::directory_iterator(dir))
     if (is_tmp_name(e.path().filename().string())) stale.push_back(e.path());
   std::sort(stale.begin(), stale.end());
   for (const auto& p : stale) add(p, "leftover of an interrupted save (the next save removes it)");

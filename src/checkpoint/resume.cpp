@@ -17,7 +17,7 @@ std::vector<fs::path> step_dirs(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
-  for (const auto& e : fs::directory_iterator(dir, ec))
+  for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory(ec) && parse_step_dir_name(e.path().filename().string()))
       out.push_back(e.path());
   return out;
