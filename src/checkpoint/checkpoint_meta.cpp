@@ -130,7 +130,9 @@ Inspection inspect_checkpoint(const fs::path& dir, Verify level) {
                  dir.filename().string();
     return out;
   }
-  for (const char* req : {kModelFile, kStateFile, kConfigFile}) {
+  std::vector<const char*> required = {kModelFile, kStateFile, kConfigFile};
+  if (m.has_optimizer) required.push_back(kOptimizerFile);
+  for (const char* req : required) {
     bool listed = false;
     for (const auto& f : m.files) listed = listed || f.name == req;
     if (!listed) {

@@ -115,7 +115,7 @@ std::string read_latest_name(const fs::path& dir) {
 std::vector<std::pair<int64_t, fs::path>> list_step_dirs(const fs::path& dir) {
   std::vector<std::pair<int64_t, fs::path>> out;
   std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
+  for (const auto& e : fs::directory_iterator(dir)) {
     if (!e.is_directory(ec)) continue;
     if (auto step = parse_step_dir_name(e.path().filename().string()))
       out.emplace_back(*step, e.path());
@@ -132,7 +132,7 @@ std::optional<fs::path> find_latest_impl(const fs::path& dir,
     if (incomplete != nullptr) incomplete->push_back(p.string() + ": " + why);
   };
   std::vector<fs::path> stale;
-  for (const auto& e : fs::directory_iterator(dir, ec))
+  for (const auto& e : fs::directory_iterator(dir))
     if (is_tmp_name(e.path().filename().string())) stale.push_back(e.path());
   std::sort(stale.begin(), stale.end());
   for (const auto& p : stale) add(p, "leftover of an interrupted save (the next save removes it)");
@@ -159,7 +159,7 @@ std::optional<fs::path> find_latest_impl(const fs::path& dir,
 
 // A checkpoint directory itself, or the newest complete one under a checkpoints/ or run
 // directory. `verified` tells whether CRCs were already checked on the way.
-fs::path resolve_impl(const fs::path& path, bool* verified) {
+fs::path resolve_impl(const fs::path& path, bool* verified, std::vector<std::string>* report) {
   *verified = false;
   std::error_code ec;
   if (!fs::exists(path, ec)) {
@@ -182,12 +182,13 @@ fs::path resolve_impl(const fs::path& path, bool* verified) {
                           "point checkpoint.resume at <run_dir>, <run_dir>/checkpoints or "
                           "<run_dir>/checkpoints/step_<N>");
   }
-  std::vector<std::string> report;
-  auto found = find_latest_impl(cps, &report);
-  for (const auto& r : report) spdlog::warn("checkpoint: skipped {}", r);
+  std::vector<std::string> skipped;
+  auto found = find_latest_impl(cps, &skipped);
+  for (const auto& r : skipped) spdlog::warn("checkpoint: skipped {}", r);
+  if (report != nullptr) report->insert(report->end(), skipped.begin(), skipped.end());
   if (!found) {
     std::string msg = cps.string() + ": no complete checkpoint";
-    for (const auto& r : report) msg += "\n  " + r;
+    for (const auto& r : skipped) msg += "\n  " + r;
     throw CheckpointError(msg, "resume from an explicit checkpoint path, or start a new run");
   }
   *verified = true;
@@ -199,6 +200,44 @@ std::map<std::string, at::Tensor> read_tensors(const fs::path& file) {
   std::map<std::string, at::Tensor> out;
   for (const auto& name : f.names()) out.emplace(name, f.tensor_copy(name));
   return out;
+}
+
+// Fills `tmp` with every file, meta.json last, and fsyncs the directory.
+void write_contents(const fs::path& tmp, int64_t step, const CheckpointContents& c,
+                    bool save_optimizer,
+                    const std::function<void(const std::string&)>& stage_done) {
+  CheckpointMeta meta;
+  meta.step = step;
+  meta.signature = c.signature;
+  meta.created_utc = utc_now();
+  meta.ibllm_version = std::string(core::version()) + " (" + core::git_sha() + ")";
+  auto record = [&](const char* file) {
+    const FileDigest d = digest_file(tmp / file);
+    meta.files.push_back({file, d.bytes, d.crc32c});
+    stage_done(file);
+  };
+  const std::map<std::string, std::string> st_meta = {{"format", "pt"},
+                                                      {"ibllm_step", std::to_string(step)}};
+  io::write_safetensors((tmp / kModelFile).string(), c.model, st_meta);
+  record(kModelFile);
+  if (save_optimizer) {
+    io::write_safetensors((tmp / kOptimizerFile).string(), c.optimizer, st_meta);
+    meta.has_optimizer = true;
+    record(kOptimizerFile);
+  }
+  std::string state_text;
+  try {
+    state_text = c.state.dump(1) + "\n";
+  } catch (const json::exception& e) {
+    throw CheckpointError(std::string("trainer state cannot be written as JSON: ") + e.what());
+  }
+  write_file_durably(tmp / kStateFile, state_text);
+  record(kStateFile);
+  write_file_durably(tmp / kConfigFile, c.resolved_config);
+  record(kConfigFile);
+  write_file_durably(tmp / kMetaFile, meta_to_json(meta).dump(1) + "\n");
+  stage_done(kMetaFile);
+  fsync_path(tmp);
 }
 
 }  // namespace
@@ -239,38 +278,14 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContents& c,
   const fs::path final_dir = dir_ / name;
   fs::create_directory(tmp);
 
-  CheckpointMeta meta;
-  meta.step = step;
-  meta.signature = c.signature;
-  meta.created_utc = utc_now();
-  meta.ibllm_version = std::string(core::version()) + " (" + core::git_sha() + ")";
-  auto record = [&](const char* file) {
-    const FileDigest d = digest_file(tmp / file);
-    meta.files.push_back({file, d.bytes, d.crc32c});
-    stage_done(file);
-  };
-  const std::map<std::string, std::string> st_meta = {{"format", "pt"},
-                                                      {"ibllm_step", std::to_string(step)}};
-  io::write_safetensors((tmp / kModelFile).string(), c.model, st_meta);
-  record(kModelFile);
-  if (cfg_.save_optimizer) {
-    io::write_safetensors((tmp / kOptimizerFile).string(), c.optimizer, st_meta);
-    meta.has_optimizer = true;
-    record(kOptimizerFile);
-  }
-  std::string state_text;
   try {
-    state_text = c.state.dump(1) + "\n";
-  } catch (const json::exception& e) {
-    throw CheckpointError(std::string("trainer state cannot be written as JSON: ") + e.what());
+    write_contents(tmp, step, c, cfg_.save_optimizer,
+                   [this](const std::string& st) { stage_done(st); });
+  } catch (...) {
+    std::error_code ignored;  // the error being propagated matters more than a failed cleanup
+    fs::remove_all(tmp, ignored);
+    throw;
   }
-  write_file_durably(tmp / kStateFile, state_text);
-  record(kStateFile);
-  write_file_durably(tmp / kConfigFile, c.resolved_config);
-  record(kConfigFile);
-  write_file_durably(tmp / kMetaFile, meta_to_json(meta).dump(1) + "\n");
-  stage_done(kMetaFile);
-  fsync_path(tmp);
 
   if (fs::exists(final_dir, ec)) {
     replace_dir(tmp, final_dir);
@@ -319,15 +334,17 @@ std::optional<fs::path> find_latest_checkpoint(const fs::path& checkpoints_dir,
   return find_latest_impl(checkpoints_dir, incomplete);
 }
 
-fs::path resolve_checkpoint_dir(const fs::path& path) {
+fs::path resolve_checkpoint_dir(const fs::path& path, std::vector<std::string>* report) {
   bool verified = false;
-  return resolve_impl(path, &verified);
+  const fs::path dir = resolve_impl(path, &verified, report);
+  if (!verified) read_verified_meta(dir, Verify::kFull);
+  return dir;
 }
 
-CheckpointContents load_checkpoint(const fs::path& path, bool load_optimizer) {
+CheckpointContents load_checkpoint(const fs::path& path, bool load_optimizer, Verify verify) {
   bool verified = false;
-  const fs::path dir = resolve_impl(path, &verified);
-  const CheckpointMeta meta = read_verified_meta(dir, verified ? Verify::kSizes : Verify::kFull);
+  const fs::path dir = resolve_impl(path, &verified, nullptr);
+  const CheckpointMeta meta = read_verified_meta(dir, verified ? Verify::kSizes : verify);
   CheckpointContents c;
   c.dir = dir;
   c.step = meta.step;

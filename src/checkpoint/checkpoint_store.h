@@ -79,11 +79,15 @@ std::optional<std::filesystem::path> find_latest_checkpoint(
     const std::filesystem::path& checkpoints_dir, std::vector<std::string>* incomplete = nullptr);
 
 // `path` is a checkpoint directory, a checkpoints/ directory or a run directory (the newest
-// complete checkpoint is taken for the last two). Verifies sizes and CRCs first; throws
-// CheckpointError naming the path and the problem. Tensors are owned copies on the CPU.
-CheckpointContents load_checkpoint(const std::filesystem::path& path, bool load_optimizer = true);
+// complete checkpoint is taken for the last two). Verifies sizes, and CRCs unless `verify` is
+// kSizes (for a directory resolve_resume/find_latest has just verified); throws CheckpointError
+// naming the path and the problem. Tensors are owned CPU copies (no file mapping stays open).
+CheckpointContents load_checkpoint(const std::filesystem::path& path, bool load_optimizer = true,
+                                   Verify verify = Verify::kFull);
 
-// Resolves `path` as load_checkpoint does, without loading anything.
-std::filesystem::path resolve_checkpoint_dir(const std::filesystem::path& path);
+// Resolves `path` as load_checkpoint does and verifies the result fully, loading nothing.
+// Checkpoints skipped on the way are logged and appended to `report`.
+std::filesystem::path resolve_checkpoint_dir(const std::filesystem::path& path,
+                                             std::vector<std::string>* report = nullptr);
 
 }  // namespace ibllm::checkpoint

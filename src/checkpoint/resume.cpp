@@ -17,7 +17,7 @@ std::vector<fs::path> step_dirs(const fs::path& dir) {
   std::vector<fs::path> out;
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) return out;
-  for (const auto& e : fs::directory_iterator(dir, ec))
+  for (const auto& e : fs::directory_iterator(dir))
     if (e.is_directory(ec) && parse_step_dir_name(e.path().filename().string()))
       out.push_back(e.path());
   return out;
@@ -59,8 +59,7 @@ std::optional<fs::path> resolve_resume(const CheckpointConfig& cfg, const fs::pa
     }
     return std::nullopt;
   }
-  const fs::path dir = resolve_checkpoint_dir(cfg.resume);
-  read_verified_meta(dir, Verify::kFull);
+  const fs::path dir = resolve_checkpoint_dir(cfg.resume, report);
   spdlog::info("checkpoint: resuming from {}", dir.string());
   return dir;
 }

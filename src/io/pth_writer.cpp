@@ -116,7 +116,8 @@ class PickleEmitter {
     } else {
       // Minimal little-endian two's complement: drop high bytes that only repeat the sign.
       std::string b;
-      for (int i = 0; i < 8; ++i) b.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
+      for (int i = 0; i < 8; ++i)
+        b.push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xff));
       while (b.size() > 1) {
         const auto last = static_cast<uint8_t>(b.back());
         const auto prev = static_cast<uint8_t>(b[b.size() - 2]);
@@ -207,7 +208,8 @@ std::string printable(const std::string& s) {
 }
 
 // Checks every input before anything is written, so a bad call leaves no file behind.
-void validate(const std::string& path, const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+void validate(const std::string& path,
+              const std::vector<std::pair<std::string, at::Tensor>>& tensors,
               const std::string& wrap_key) {
   const std::string where = path + ": cannot write .pth: ";
   if (!valid_utf8(wrap_key)) {
@@ -375,21 +377,16 @@ std::string build_pickle(const std::vector<std::pair<std::string, at::Tensor>>& 
 }  // namespace
 
 std::string pth_storage_class(at::ScalarType dtype) {
-  switch (dtype) {
-    case at::kFloat: return "FloatStorage";
-    case at::kHalf: return "HalfStorage";
-    case at::kBFloat16: return "BFloat16Storage";
-    case at::kDouble: return "DoubleStorage";
-    case at::kLong: return "LongStorage";
-    case at::kInt: return "IntStorage";
-    case at::kShort: return "ShortStorage";
-    case at::kChar: return "CharStorage";
-    case at::kByte: return "ByteStorage";
-    case at::kBool: return "BoolStorage";
-    default:
-      throw IoError(std::string("dtype ") + c10::toString(dtype) + " cannot be written to a .pth file",
-                    kSupported);
-  }
+  static const std::pair<at::ScalarType, const char*> kClasses[] = {
+      {at::kFloat, "FloatStorage"},       {at::kHalf, "HalfStorage"},
+      {at::kBFloat16, "BFloat16Storage"}, {at::kDouble, "DoubleStorage"},
+      {at::kLong, "LongStorage"},         {at::kInt, "IntStorage"},
+      {at::kShort, "ShortStorage"},       {at::kChar, "CharStorage"},
+      {at::kByte, "ByteStorage"},         {at::kBool, "BoolStorage"}};
+  for (const auto& [d, name] : kClasses)
+    if (d == dtype) return name;
+  throw IoError(std::string("dtype ") + c10::toString(dtype) + " cannot be written to a .pth file",
+                kSupported);
 }
 
 void write_pth(const std::string& path,

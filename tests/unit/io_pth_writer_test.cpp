@@ -58,16 +58,26 @@ at::Tensor pattern(at::ScalarType dt, const std::vector<int64_t>& shape) {
     at::ScalarType int_dt = at::kShort;
     if (dt == at::kDouble) {
       int_dt = at::kLong;
-      bits = {0x7FF8000000000000, 0x7FF0000000000000, static_cast<int64_t>(0xFFF0000000000000ULL),
-              static_cast<int64_t>(0x8000000000000000ULL), 0x7FEFFFFFFFFFFFFF, 1};
+      bits = {0x7FF8000000000000,
+              0x7FF0000000000000,
+              static_cast<int64_t>(0xFFF0000000000000ULL),
+              static_cast<int64_t>(0x8000000000000000ULL),
+              0x7FEFFFFFFFFFFFFF,
+              1};
     } else if (dt == at::kFloat) {
       int_dt = at::kInt;
-      bits = {0x7FC00000, 0x7F800000, static_cast<int32_t>(0xFF800000u),
-              static_cast<int32_t>(0x80000000u), 0x7F7FFFFF, 1};
+      bits = {0x7FC00000,
+              0x7F800000,
+              static_cast<int32_t>(0xFF800000u),
+              static_cast<int32_t>(0x80000000u),
+              0x7F7FFFFF,
+              1};
     } else if (dt == at::kHalf) {
-      bits = {0x7E00, 0x7C00, static_cast<int16_t>(0xFC00), static_cast<int16_t>(0x8000), 0x7BFF, 1};
+      bits = {0x7E00, 0x7C00, static_cast<int16_t>(0xFC00), static_cast<int16_t>(0x8000),
+              0x7BFF, 1};
     } else {
-      bits = {0x7FC0, 0x7F80, static_cast<int16_t>(0xFF80), static_cast<int16_t>(0x8000), 0x7F7F, 1};
+      bits = {0x7FC0, 0x7F80, static_cast<int16_t>(0xFF80), static_cast<int16_t>(0x8000),
+              0x7F7F, 1};
     }
     if (n >= static_cast<int64_t>(bits.size())) {
       auto view = t.view(int_dt);
