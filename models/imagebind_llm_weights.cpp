@@ -114,7 +114,15 @@ std::string initialize_model(ImageBindLlmImpl& model, const ModelInitConfig& c, 
     model.llama->reset_parameters();
     s << "llama: random init (seed " << seed << ")\n";
   } else {
-    auto r = load_llama_base_weights(*model.llama, io::read_weights(c.llama));
+    auto tensors = io::read_weights(c.llama);
+    // An ibllm merged export holds the whole composite: take its `llama.` entries.
+    if (tensors.count("llama.tok_embeddings.weight")) {
+      std::map<std::string, at::Tensor> sub;
+      for (auto& [k, v] : tensors)
+        if (k.rfind("llama.", 0) == 0) sub.emplace(k.substr(6), v);
+      tensors.swap(sub);
+    }
+    auto r = load_llama_base_weights(*model.llama, tensors);
     s << "llama: " << c.llama << " (" << r.loaded.size() << " tensors)\n";
   }
   // The added parameters draw from their own seeded stream, so they do not depend on whether the

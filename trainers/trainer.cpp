@@ -86,7 +86,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   lo.seed = static_cast<uint64_t>(c.run.seed);
   data::DataLoader loader(c.data, dataset, tokenizer, lo);
   const int64_t accum = c.trainer.grad_accum;
-  const int64_t micro_per_epoch = loader.batches_in_epoch();
+  const int64_t micro_per_epoch = loader.sampler().batches_per_epoch();
   const int64_t steps_per_epoch = micro_per_epoch / accum;
   if (steps_per_epoch == 0)
     throw ConfigError("an epoch has " + std::to_string(micro_per_epoch) +
@@ -180,6 +180,11 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   if (pos.step > 0) log.record("resume", pos.step, {{"epoch", pos.epoch}, {"cursor", pos.cursor}});
 
   auto save = [&](const std::string& why) {
+    for (const auto& p : params)
+      if (!at::isfinite(p.param).all().item<bool>())
+        throw Error("train", "refusing to checkpoint non-finite weights (" + p.name + ") at step " +
+                                 std::to_string(pos.step),
+                    "the previous checkpoint is intact; lower the learning rate");
     checkpoint::CheckpointContents ck;
     for (const auto& p : params) ck.model.emplace(p.name, p.param.detach());
     if (c.checkpoint.save_optimizer) ck.optimizer = optimizer.state_dict();
