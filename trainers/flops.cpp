@@ -3,6 +3,8 @@
 // accumulation, which is what training uses (GeForce cards list double that for fp16 accumulation).
 #include "trainers/flops.h"
 
+#include "src/core/error.h"
+
 #include <cctype>
 #include <vector>
 
@@ -152,6 +154,22 @@ double bind_network_flops_per_sample(int64_t in_dim, int64_t dim, int64_t n_bloc
                         matmul(static_cast<double>(dim), 4.0 * static_cast<double>(dim));
   if (!trainable) return proj + blocks;
   return 3.0 * (proj + blocks) - proj;
+}
+
+double imagebind_image_flops_per_sample(const models::ImageBindConfig& c) {
+  const auto& v = c.vision;
+  if (v.input_size.size() != 2 || v.kernel_size.size() != 3 || v.kernel_size[1] <= 0 ||
+      v.kernel_size[2] <= 0)
+    throw ConfigError("ImageBind vision stem needs input_size [H,W] and kernel_size [T,kh,kw]");
+  const double patches = static_cast<double>(v.input_size[0] / v.kernel_size[1]) *
+                         static_cast<double>(v.input_size[1] / v.kernel_size[2]);
+  const double n = patches + 1.0;  // + CLS token
+  const double d = static_cast<double>(v.embed_dim), mlp = static_cast<double>(v.mlp_ratio) * d;
+  const double stem =
+      patches * matmul(static_cast<double>(v.in_channels * v.kernel_size[1] * v.kernel_size[2]), d);
+  const double per_block = n * (4.0 * matmul(d, d) + 2.0 * matmul(d, mlp)) + 2.0 * n * matmul(n, d);
+  return stem + static_cast<double>(v.num_blocks) * per_block +
+         matmul(d, static_cast<double>(c.out_dim));
 }
 
 }  // namespace ibllm::train

@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 
+#include "models/imagebind/imagebind_config.h"
 #include "models/llama/config.h"
 
 namespace ibllm::train {
@@ -56,5 +57,12 @@ double llama_adapter_flops_per_sample(const models::LlamaConfig& c, bool adapter
 // width 4 * dim (3 matrices each). Forward 2N; trainable: + weight grads 2N + activation grads
 // 2N minus the projection's (its input, the frozen ImageBind embedding, needs no grad).
 double bind_network_flops_per_sample(int64_t in_dim, int64_t dim, int64_t n_blocks, bool trainable);
+
+// Frozen ImageBind image encoder forward per image (no backward: nothing below the bind network
+// trains): patch stem (C*kh*kw -> D per patch, the Conv2d form of the 2-frame stem), blocks with
+// 2 * (4 D^2 + 2 * mlp_ratio * D^2) per token plus attention 4 * N * D per token, head D -> out_dim
+// on the CLS token. ImageBind-Huge at 224 px (N = 257): 0.335 TFLOP, about 13 % of a 96-token
+// pretrain sample, so an MFU that leaves it out undercounts when features are not precomputed.
+double imagebind_image_flops_per_sample(const models::ImageBindConfig& c);
 
 }  // namespace ibllm::train

@@ -235,6 +235,16 @@ TEST_CASE("flops: 7B per-token cost matches the 4 x 6.7 GFLOP estimate", "[optim
   CHECK(bind_network_flops_per_sample(1024, 4096, 3, false) == Approx(2 * n_bind));
   CHECK(bind_network_flops_per_sample(1024, 4096, 3, true) ==
         Approx(6 * n_bind - 2.0 * 1024 * 4096));
+
+  // ImageBind-Huge image forward: 257 tokens, 32 blocks of width 1280 (ViT-H/14: ~167 GMAC).
+  const ibllm::models::ImageBindConfig ib;
+  const double block = 257.0 * 2 * 12 * 1280 * 1280 + 4.0 * 257 * 257 * 1280;
+  CHECK(imagebind_image_flops_per_sample(ib) ==
+        Approx(256.0 * 2 * 588 * 1280 + 32 * block + 2.0 * 1280 * 1024).epsilon(1e-12));
+  CHECK(imagebind_image_flops_per_sample(ib) == Approx(0.3346e12).epsilon(1e-3));
+  auto broken = ib;
+  broken.vision.kernel_size = {14};
+  CHECK_THROWS_AS(imagebind_image_flops_per_sample(broken), ibllm::ConfigError);
 }
 
 TEST_CASE("flops: GPU peak table lookup by CUDA device name and MFU", "[optim]") {
