@@ -79,7 +79,8 @@ double model_flops_per_token(const RunConfig& c, const BuiltModel& m, int64_t se
   const auto& a = m.model->config();
   const double per_sample =
       llama_adapter_flops_per_sample(a.llama, adapter) +
-      bind_network_flops_per_sample(a.bind.in_dim, a.bind.dim, a.bind.n_blocks, bind);
+      bind_network_flops_per_sample(a.bind.in_dim, a.bind.dim, a.bind.n_blocks, bind) +
+      (a.build_imagebind ? imagebind_image_flops_per_sample(a.imagebind) : 0.0);
   return llama_train_flops_per_token(a.llama, seq_len, lora) +
          per_sample / static_cast<double>(std::max<int64_t>(seq_len, 1));
 }
