@@ -76,6 +76,9 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   result.run_dir = run_dir.string();
   write_text_atomic(run_dir / "config.resolved.yaml", resolved_yaml);
   const int threads = core::configure_threads(c.run.threads);
+  if (core::blas_library() == "reference")
+    spdlog::warn("LibTorch uses the reference (netlib) BLAS: CPU matmuls run ~7x slower; "
+                 "install an optimised one (Debian: apt-get install libopenblas0-pthread)");
 
   // ---- model, data, optimizer
   BuiltModel bm = build_model(c);
