@@ -20,5 +20,8 @@ NCCL_INC="$(python3 -c 'import nvidia.nccl,os;print(os.path.join(os.path.dirname
   echo "== ibllm info" && "$BUILD_DIR/ibllm" info && \
   echo "== tests (CPU + GPU-tagged)" && (cd "$BUILD_DIR" && ctest --output-on-failure -j 8) && \
   "$BUILD_DIR/ibllm_tests" "[.gpu]" --order decl
+  echo "== bench: 7B-shaped training steps, random weights (compare ../shared/docs/gpu_machine.md)"
+  "$BUILD_DIR/ibllm" bench configs/pretrain_7b.yaml --batch-sizes 4,16 --set run.log_level=warn
+  "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --batch-sizes 4 --set run.log_level=warn
   echo "gpu_check exit: $?"
 } 2>&1 | tee "$OUT/gpu_check.log"
