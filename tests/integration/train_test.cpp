@@ -163,6 +163,19 @@ TEST_CASE("train: kill -9 and resume equals an uninterrupted run, bitwise", "[tr
   }
 }
 
+TEST_CASE("train: resuming with a different model fails loudly with both values", "[train][integration][resume]") {
+  auto out = ibllm::test::scratch_dir("train_mismatch");
+  REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(out, 3)).code == 0);
+  auto r = run_cli("train configs/tiny_pretrain.yaml" + common(out, 6) + " --set model.bind.n_blocks=2");
+  INFO(r.output);
+  CHECK(r.code == 1);
+  CHECK(r.output.find("n_blocks: checkpoint 3, config 2") != std::string::npos);
+  auto g = run_cli("train configs/tiny_pretrain.yaml" + common(out, 6) + " --set data.batch_size=4");
+  INFO(g.output);
+  CHECK(g.code == 1);
+  CHECK(g.output.find("global batch 8, this config has 4") != std::string::npos);
+}
+
 TEST_CASE("train: SIGTERM saves a checkpoint and the run resumes to the same end", "[train][integration][resume]") {
   auto out = ibllm::test::scratch_dir("train_term");
   auto a = out / "a", b = out / "b";

@@ -51,3 +51,22 @@ TEST_CASE("optim: lr = blr * effective_batch / 256 unless absolute", "[schedule]
   o.lr = 3e-4;
   CHECK(effective_lr(o, 32) == Approx(3e-4));
 }
+
+TEST_CASE("lr_schedule: warmup_epochs follows the reference's epoch-fraction formula",
+          "[schedule]") {
+  // Reference (util/lr_sched.py): e = it / iters_per_epoch + epoch; lr = base * e / warmup_epochs
+  // while e < warmup_epochs, then min + (base - min) * 0.5 * (1 + cos(pi * (e - w) / (E - w))).
+  ScheduleConfig c;
+  c.warmup_epochs = 1.5;
+  const double spe = 7, base = 1e-3;
+  const int64_t epochs = 4, total = epochs * 7;
+  auto lr = make_schedule(c, base, total, spe);
+  for (int64_t it = 0; it <= total; ++it) {
+    const double e = static_cast<double>(it) / spe;
+    const double want = e < 1.5 ? base * e / 1.5
+                                : base * 0.5 * (1.0 + std::cos(M_PI * (e - 1.5) / (epochs - 1.5)));
+    INFO("step " << it);
+    CHECK(lr(it) == Approx(want).epsilon(1e-12).margin(1e-18));
+  }
+  CHECK_THROWS_AS(make_schedule(c, base, total), ibllm::ConfigError);  // needs the epoch length
+}
