@@ -53,6 +53,7 @@ struct RunConfig {
   TrainerConfig trainer;
   checkpoint::CheckpointConfig checkpoint;
   BenchConfig bench;
+  models::GenerationConfig generation;  // `generation:` sampling defaults of `ibllm generate`
 };
 
 RunSection parse_run_section(config::Section s);

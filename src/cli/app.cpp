@@ -31,9 +31,12 @@ const std::vector<Command>& commands() {
        "ibllm eval <config.yaml | checkpoint dir> [--checkpoint <dir|file>] [--split val|train] "
        "[--max-batches N] [--set ...]",
        cmd_eval, ""},
-      {"generate", "answer a prompt about image/audio/video/3D/... inputs",
-       "ibllm generate <config.yaml> --prompt \"...\" [--image p] [--audio p] ...", {},
-       "the multimodal inference issue"},
+      {"generate", "answer a prompt about image/audio/video/3D/... inputs (or a file of requests)",
+       "ibllm generate <config.yaml | checkpoint dir> --prompt \"...\" [--image p] [--audio p] "
+       "[--video p] [--point p] [--depth p] [--thermal p] [--imu p] [--text \"...\"] "
+       "[--weight m=w] [--temperature t] [--top-p p] [--max-new-tokens n] [--seed s] [--raw] | "
+       "--requests in.jsonl --out out.jsonl [--batch N]",
+       cmd_generate, ""},
       {"export", "export weights in official key names (.safetensors + .pth) / merged weights",
        "ibllm export <config.yaml | checkpoint dir> --out <dir> [--checkpoint <dir|file>] "
        "[--dtype fp32|fp16|bf16] [--merged] [--no-delta] [--with-imagebind] [--set ...]",

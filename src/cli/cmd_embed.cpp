@@ -37,6 +37,8 @@
 #include "src/cli/commands.h"
 #include "src/core/error.h"
 #include "src/core/progress_bar.h"
+#include "trainers/device_stats.h"
+#include "trainers/modality_inputs.h"
 #include "trainers/run_config.h"
 
 namespace ibllm::cli {
@@ -64,12 +66,6 @@ const char* kUsage =
     "  --reference-truncation  text: ImageBind-LLM's truncation (EOT lost past 77 tokens)\n"
     "  --zero-image vision: also store the all-zero image's embedding under the key \"\"\n"
     "               (text-only rows in data.text_only: reference)";
-
-const std::vector<std::string>& modality_names() {
-  static const std::vector<std::string> names = {"vision", "video",   "text", "audio",
-                                                 "depth",  "thermal", "imu",  "point"};
-  return names;
-}
 
 std::vector<std::string> extensions(const std::string& m) {
   if (m == "vision" || m == "depth" || m == "thermal")
@@ -201,78 +197,6 @@ int64_t flag_int(const Args& a, const std::string& flag, int64_t fallback, int64
   }
 }
 
-// The per-item decoder for a modality, with transform sizes taken from the model config.
-Decoder make_decoder(const std::string& modality, const train::RunConfig& cfg,
-                     std::shared_ptr<const data::ClipTokenizer> bpe) {
-  const auto& ib = cfg.model.imagebind;
-  if (modality == "vision") {
-    const auto& v = ib.vision;
-    if (v.input_size.size() != 2 || v.input_size[0] != cfg.data.image.size ||
-        v.input_size[1] != cfg.data.image.size)
-      throw ConfigError(
-          fmt::format("data.image.size {} does not match model.imagebind.vision.input_size",
-                      cfg.data.image.size),
-          "set data.image.size to the vision tower's input size");
-    auto t = std::make_shared<data::ImageTransform>(cfg.data.image);
-    return [t](const std::string& p) { return t->eval(p); };
-  }
-  if (modality == "video") {
-    data::VideoTransformConfig vc;
-    vc.size = ib.vision.input_size.at(0);
-    vc.frames_per_clip = ib.vision.kernel_size.at(0);
-    vc.mean = cfg.data.image.mean;
-    vc.std = cfg.data.image.std;
-    auto t = std::make_shared<data::VideoTransform>(vc);
-    return [t](const std::string& p) { return t->load(p); };  // (S,3,T,H,W)
-  }
-  if (modality == "audio") {
-    data::AudioTransformConfig ac;
-    ac.num_mel_bins = ib.audio.input_size.at(0);
-    ac.target_length = ib.audio.input_size.at(1);
-    auto t = std::make_shared<data::AudioTransform>(ac);
-    return [t](const std::string& p) { return t->load(p); };  // (S,1,H,W)
-  }
-  if (modality == "depth" || modality == "thermal") {
-    data::SingleChannelConfig sc;
-    sc.size = ib.modality(modality).input_size.at(0);
-    if (modality == "depth") return [sc](const std::string& p) { return data::load_depth(p, sc); };
-    return [sc](const std::string& p) { return data::load_thermal(p, sc); };
-  }
-  if (modality == "imu") {
-    data::ImuTransformConfig ic;
-    ic.channels = ib.imu.in_channels;
-    ic.num_samples = ib.imu.input_size.at(0);
-    return [ic](const std::string& p) { return data::load_imu(p, ic); };
-  }
-  if (modality == "point") {
-    data::PointCloudConfig pc;
-    return [pc](const std::string& p) {
-      return data::prepare_point_cloud(data::load_point_cloud(p), pc);
-    };
-  }
-  // text
-  const auto& t = ib.text;
-  if (t.vocab_size != data::ClipTokenizer::kVocabSize)
-    throw ConfigError(fmt::format("model.imagebind.text.vocab_size is {}, the CLIP BPE vocabulary "
-                                  "has {} tokens",
-                                  t.vocab_size, data::ClipTokenizer::kVocabSize),
-                      "use the huge preset's text tower (or set text.vocab_size: 49408)");
-  if (t.context_length != bpe->options().context_length)
-    throw ConfigError("model.imagebind.text.context_length does not match the tokenizer");
-  return [bpe](const std::string& text) {
-    auto ids = bpe->tokenize(text);
-    return at::tensor(ids, at::kLong);
-  };
-}
-
-at::Device pick_device(const std::string& setting) {
-  if (setting == "cuda" && !torch::cuda::is_available())
-    throw ConfigError("run.device is cuda but no CUDA device is available",
-                      "use run.device: cpu or auto");
-  if (setting == "cpu" || (setting == "auto" && !torch::cuda::is_available())) return at::kCPU;
-  return at::Device(at::kCUDA, 0);
-}
-
 }  // namespace
 
 int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
@@ -286,7 +210,7 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
   for (const char* f : {"--modality", "--input", "--out"})
     if (!args.value(f)) throw UsageError(std::string("missing ") + f, kUsage);
   const std::string modality = *args.value("--modality");
-  const auto& names = modality_names();
+  const auto& names = train::input_modality_names();
   if (std::find(names.begin(), names.end(), modality) == names.end())
     throw UsageError("unknown --modality '" + modality + "'", kUsage);
   if (modality == "text" && !args.value("--bpe"))
@@ -317,12 +241,12 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     o.reference_truncation = args.has("--reference-truncation");
     bpe = std::make_shared<const data::ClipTokenizer>(*args.value("--bpe"), o);
   }
-  const Decoder decode = make_decoder(modality, cfg, bpe);
+  const Decoder decode = train::make_modality_decoder(modality, cfg, bpe);
   const auto items = collect_inputs(*args.value("--input"), modality, args.value("--root"));
   if (items.empty()) throw UsageError("no inputs found in " + *args.value("--input"), kUsage);
 
   // The frozen model: fp32 on CPU, bf16 on CUDA.
-  const at::Device device = pick_device(cfg.run.device);
+  const at::Device device = train::select_device(cfg.run.device);
   models::ImageBindModel model(ib);
   std::string weights = "random-init";
   if (auto w = args.value("--weights")) {

@@ -16,6 +16,7 @@ int cmd_embed(const std::vector<std::string>& args, std::ostream& out);
 int cmd_train(const std::vector<std::string>& args, std::ostream& out);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out);
 int cmd_export(const std::vector<std::string>& args, std::ostream& out);
+int cmd_generate(const std::vector<std::string>& args, std::ostream& out);
 int cmd_bench(const std::vector<std::string>& args, std::ostream& out);
 
 }  // namespace ibllm::cli

@@ -1,0 +1,143 @@
+// `ibllm generate <config.yaml | checkpoint dir> --prompt "..." [--image p] [--audio p] [--video p]
+// [--point p] [--depth p] [--thermal p] [--imu p] [--text "..."] [--weight modality=w ...]
+// [--temperature t] [--top-p p] [--max-new-tokens n] [--seed s] [--raw] [--checkpoint p]`
+// answers one prompt (stdout: the answer); `--requests in.jsonl --out out.jsonl [--batch N]`
+// answers a file of requests in batches, writing one result (or error) record per input line.
+#include <fstream>
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "data/clip_tokenizer.h"
+#include "data/tokenizer.h"
+#include "src/cli/args.h"
+#include "src/cli/commands.h"
+#include "src/cli/run_setup.h"
+#include "src/core/error.h"
+#include "trainers/generator.h"
+#include "trainers/model_builder.h"
+
+namespace ibllm::cli {
+namespace {
+
+const char* kUsage =
+    "ibllm generate <config.yaml | checkpoint dir> --prompt \"...\" [inputs] [sampling]\n"
+    "ibllm generate <config.yaml | checkpoint dir> --requests in.jsonl --out out.jsonl [--batch N]\n"
+    "  inputs    --image p --video p --audio p --point p --depth p --thermal p --imu p --text \"...\"\n"
+    "            (repeatable; mixed with --weight modality=w, default 1 each)\n"
+    "  sampling  --temperature t (0 = greedy) --top-p p --max-new-tokens n --seed s\n"
+    "  --raw     use the prompt verbatim instead of the Alpaca template\n"
+    "  --checkpoint  trained weights (checkpoint dir, export, 7B.pth); default: model.init\n"
+    "  --bpe     CLIP BPE vocabulary, needed for --text inputs\n"
+    "  request lines: {\"id\", \"prompt\", \"image\": p|[p..], \"audio\": ..., \"weights\": {...},\n"
+    "                  \"temperature\", \"top_p\", \"max_new_tokens\", \"seed\", \"raw\"}";
+
+double to_double(const std::string& flag, const std::string& v) {
+  try {
+    size_t n = 0;
+    double d = std::stod(v, &n);
+    if (n == v.size()) return d;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(flag + " needs a number, got '" + v + "'", kUsage);
+}
+
+}  // namespace
+
+int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
+  const std::vector<std::string> mods = {"image", "video", "audio", "point",
+                                         "depth", "thermal", "imu",  "text"};
+  ArgSpec spec{{"--prompt", "--checkpoint", "--temperature", "--top-p", "--max-new-tokens",
+                "--seed", "--requests", "--out", "--batch", "--bpe"},
+               {"--set", "--weight"},
+               {"--raw"}};
+  for (const auto& m : mods) spec.multi_flags.push_back("--" + m);
+  auto args = parse_args(argv, spec, kUsage);
+  if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", kUsage);
+  const bool file_mode = args.value("--requests").has_value();
+  if (file_mode == args.value("--prompt").has_value())
+    throw UsageError("give either --prompt or --requests", kUsage);
+  if (file_mode && !args.value("--out")) throw UsageError("--requests needs --out", kUsage);
+  auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
+                      args.all("--set"), train::Checks::kSyntax);
+
+  models::GenerationConfig defaults = run.config.generation;
+  if (auto v = args.value("--temperature")) defaults.temperature = to_double("--temperature", *v);
+  if (auto v = args.value("--top-p")) defaults.top_p = to_double("--top-p", *v);
+  if (auto v = args.value("--max-new-tokens"))
+    defaults.max_gen_len = static_cast<int>(to_double("--max-new-tokens", *v));
+  if (auto v = args.value("--seed")) defaults.seed = static_cast<int64_t>(to_double("--seed", *v));
+  if (defaults.temperature < 0 || defaults.top_p <= 0 || defaults.top_p > 1 ||
+      defaults.max_gen_len < 1)
+    throw UsageError("sampling options out of range (temperature >= 0, 0 < top-p <= 1, "
+                     "max-new-tokens >= 1)", kUsage);
+
+  auto m = train::build_model(run.config);
+  if (!run.checkpoint.empty())
+    spdlog::info("weights: {}", train::load_trained_weights(m, run.checkpoint,
+                                                            run.config.model.init.allow_missing));
+  auto tok = std::make_shared<const data::LlamaTokenizer>(run.config.data.tokenizer);
+  std::shared_ptr<const data::ClipTokenizer> bpe;
+  if (auto p = args.value("--bpe")) bpe = std::make_shared<const data::ClipTokenizer>(*p);
+  train::Generator gen(m, run.config, tok, bpe);
+  int64_t batch = 8;
+  if (auto v = args.value("--batch")) batch = static_cast<int64_t>(to_double("--batch", *v));
+
+  if (!file_mode) {
+    train::GenerateRequest r;
+    r.prompt = *args.value("--prompt");
+    r.raw = args.has("--raw");
+    r.sampling = defaults;
+    for (const auto& mname : mods)
+      for (const auto& v : args.all("--" + mname)) r.inputs.emplace_back(mname, v);
+    for (const auto& w : args.all("--weight")) {
+      auto eq = w.find('=');
+      if (eq == std::string::npos) throw UsageError("--weight needs modality=w, got '" + w + "'", kUsage);
+      r.weights[w.substr(0, eq)] = to_double("--weight", w.substr(eq + 1));
+    }
+    auto res = gen.run({r}, 1).at(0);
+    if (!res.error.empty()) throw Error("generate", res.error);
+    spdlog::info("{} tokens{}, encode {:.0f} ms, decode {:.0f} ms ({:.1f} tokens/s)",
+                 res.tokens.size(), res.stopped_at_eos ? " (eos)" : "", res.encode_ms,
+                 res.decode_ms, res.tokens.size() / std::max(res.decode_ms / 1e3, 1e-9));
+    out << res.text << "\n";
+    return 0;
+  }
+
+  std::ifstream in(*args.value("--requests"));
+  if (!in) throw IoError("cannot open " + *args.value("--requests"));
+  std::vector<train::GenerateRequest> reqs;
+  std::vector<nlohmann::json> records;  // per input line: a result index or an error record
+  std::vector<int64_t> slot;
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    try {
+      auto r = train::parse_request(nlohmann::json::parse(line), defaults);
+      if (r.id.empty()) r.id = std::to_string(n);
+      reqs.push_back(std::move(r));
+      slot.push_back(static_cast<int64_t>(reqs.size()) - 1);
+      records.push_back(nullptr);
+    } catch (const std::exception& e) {
+      slot.push_back(-1);
+      records.push_back({{"line", n}, {"error", e.what()}});
+    }
+  }
+  auto results = gen.run(reqs, batch);
+  std::ofstream o(*args.value("--out"));
+  if (!o) throw IoError("cannot write " + *args.value("--out"));
+  int64_t errors = 0;
+  for (size_t i = 0; i < slot.size(); ++i) {
+    nlohmann::json j = slot[i] < 0 ? records[i] : results[static_cast<size_t>(slot[i])].to_json();
+    errors += j.contains("error");
+    o << j.dump() << "\n";
+  }
+  out << nlohmann::json{{"requests", slot.size()}, {"errors", errors}, {"out", *args.value("--out")}}.dump()
+      << "\n";
+  return 0;
+}
+
+}  // namespace ibllm::cli
