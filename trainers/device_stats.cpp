@@ -15,15 +15,16 @@
 
 namespace ibllm::train {
 
-at::Device select_device(const std::string& run_device) {
+at::Device select_device(const std::string& run_device, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
   if (run_device == "cpu") return at::kCPU;
   if (run_device == "cuda" && !cuda)
     throw ConfigError("run.device is cuda but no CUDA device is usable" +
                           std::string(IBLLM_WITH_CUDA ? "" : " (this build has no CUDA)"),
                       "set run.device: cpu or auto");
-  // Under torchrun the launcher sets LOCAL_RANK; the distributed layer picks the index.
-  return cuda ? at::Device(at::kCUDA, 0) : at::Device(at::kCPU);
+  if (!cuda) return at::Device(at::kCPU);
+  const auto n = static_cast<int64_t>(torch::cuda::device_count());
+  return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
 }
 
 at::ScalarType frozen_dtype_for(const std::string& precision, at::Device device) {

@@ -10,8 +10,9 @@
 
 namespace ibllm::train {
 
-// "auto": CUDA when available, else CPU; "cuda" without a GPU throws ConfigError.
-at::Device select_device(const std::string& run_device);
+// "auto": CUDA when available, else CPU; "cuda" without a GPU throws ConfigError. On CUDA the
+// device index is local_rank modulo the visible devices (one GPU per rank).
+at::Device select_device(const std::string& run_device, int64_t local_rank = 0);
 // trainer.precision -> dtype of the frozen towers ("auto": bf16 on CUDA, fp32 on CPU).
 at::ScalarType frozen_dtype_for(const std::string& precision, at::Device device);
 void synchronize(at::Device device);

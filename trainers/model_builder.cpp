@@ -22,9 +22,9 @@ std::vector<NamedParameter> BuiltModel::trainable_parameters() const {
   return out;
 }
 
-BuiltModel build_model(const RunConfig& c, bool force_random_base) {
+BuiltModel build_model(const RunConfig& c, bool force_random_base, int64_t local_rank) {
   BuiltModel b;
-  b.device = select_device(c.run.device);
+  b.device = select_device(c.run.device, local_rank);
   b.frozen_dtype = frozen_dtype_for(c.trainer.precision, b.device);
   b.model = models::ImageBindLlm(c.model.arch(), b.device, b.frozen_dtype);
   auto init = c.model.init;

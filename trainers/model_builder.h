@@ -28,7 +28,7 @@ struct BuiltModel {
 
 // Builds and initialises (seeded by run.seed). `force_random_base` lets `bench` run without
 // weight files.
-BuiltModel build_model(const RunConfig& c, bool force_random_base = false);
+BuiltModel build_model(const RunConfig& c, bool force_random_base = false, int64_t local_rank = 0);
 
 // Loads trained weights onto a built model: an ibllm checkpoint directory (its trainable tensors;
 // every one must exist in the model with its shape, and every trainable parameter must be there)

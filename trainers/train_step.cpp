@@ -84,7 +84,10 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   // This rank's share (tokens: Σ local CE / global tokens; reference: local mean of means). The
   // distributed layer reduces it over ranks at log steps.
   st.loss = loss_total.item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
-  st.finite = std::isfinite(st.loss) && std::isfinite(st.grad_norm);
+  // After the sync every rank holds the same gradients, hence the same norm: with several ranks
+  // the decision uses the norm alone (a non-finite loss poisons the synced grads anyway), so all
+  // ranks skip or apply together.
+  st.finite = std::isfinite(st.grad_norm) && (sync_.world_size > 1 || std::isfinite(st.loss));
   if (st.finite && st.tokens > 0) {
     if (optim_.clip_grad_norm > 0) clip_grads_(tensors_, optim_.clip_grad_norm, norm);
     optimizer_.step(lr);
