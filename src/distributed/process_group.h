@@ -18,12 +18,15 @@
 #endif
 
 // Gloo's headers are optional (Debian: libgloo-dev; absent on the GPU machine).
-#if defined(IBLLM_WITH_GLOO) && IBLLM_WITH_GLOO && __has_include(<gloo/rendezvous/store.h>)
+// USE_C10D_GLOO / USE_C10D_NCCL come from find_package(Torch); without them the c10d headers
+// declare nothing.
+#if defined(IBLLM_WITH_GLOO) && IBLLM_WITH_GLOO && defined(USE_C10D_GLOO) && \
+    __has_include(<gloo/rendezvous/store.h>)
 #define IBLLM_DIST_HAS_GLOO 1
 #else
 #define IBLLM_DIST_HAS_GLOO 0
 #endif
-#if defined(IBLLM_WITH_NCCL) && IBLLM_WITH_NCCL
+#if defined(IBLLM_WITH_NCCL) && IBLLM_WITH_NCCL && defined(USE_C10D_NCCL)
 #define IBLLM_DIST_HAS_NCCL 1
 #else
 #define IBLLM_DIST_HAS_NCCL 0

@@ -16,6 +16,7 @@
 
 #include <ATen/ATen.h>
 #include <ATen/core/grad_mode.h>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "src/config/document.h"
 #include "src/core/error.h"
@@ -536,6 +537,38 @@ TEST_CASE("dist measurement: all-reduce of 100 MB fp32 in 25 MB buckets, 2 Gloo 
   });
   require_all_ok(out);
   WARN("GradSync 100 MB on 2 Gloo ranks (loopback, 1 thread each): " << out[0].message);
+}
+
+TEST_CASE("dist torchrun agent store: every rank joins as a client under the attempt prefix",
+          "[dist]") {
+  IBLLM_REQUIRE_GLOO();
+  // Rank 2 plays torchrun's agent (torch >= 2.4, TORCHELASTIC_USE_AGENT_STORE=True): it hosts
+  // the TCPStore; ranks 0 and 1 must not start a second server on the same port.
+  const int port = test::free_port();
+  auto client = [&](bool server) {
+    c10d::TCPStoreOptions o;
+    o.port = static_cast<std::uint16_t>(port);
+    o.isServer = server;
+    o.waitWorkers = false;
+    o.timeout = std::chrono::seconds(30);
+    return c10::make_intrusive<c10d::TCPStore>("127.0.0.1", o);
+  };
+  const auto out = run_ranks(3, 60, [&](int rank) -> std::string {
+    if (rank == 2) {
+      auto store = client(true);
+      while (store->add("done", 0) < 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      return "agent";
+    }
+    DistEnv env = local_env(rank, 2, port);
+    env.use_agent_store = true;
+    env.store_prefix = "/worker/attempt_0";
+    auto comm = make_communicator(env, gloo_config(), at::Device(at::kCPU));
+    const int64_t total = comm->sum(int64_t{rank + 1});
+    client(false)->add("done", 1);
+    expect(total == 3, "sum " + std::to_string(total));
+    return "ok";
+  });
+  require_all_ok(out);
 }
 
 // Worker for the launch/local.sh test: joins the job described by the launcher's environment.
