@@ -1,0 +1,76 @@
+// The collectives the trainer needs, hiding c10d (whose class hierarchy differs between LibTorch
+// 1.13 and 2.x) behind one interface. World size 1 is a LocalCommunicator whose calls are no-ops,
+// so single-process code paths are the same code. Every call is collective: all ranks must make
+// the same calls in the same order (never inside `if (rank == 0)`).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include "src/distributed/dist_config.h"
+#include "src/distributed/dist_env.h"
+
+namespace ibllm::dist {
+
+class Communicator {
+ public:
+  virtual ~Communicator();
+  virtual int64_t rank() const = 0;
+  virtual int64_t world_size() const = 0;
+  virtual int64_t local_rank() const = 0;
+  // Where tensors handed to the collectives must live (cpu for Gloo, cuda:<local> for NCCL).
+  virtual at::Device device() const = 0;
+  // The backend in use: "local", "gloo" or "nccl".
+  virtual std::string backend() const = 0;
+  // In place, element-wise over ranks. Tensors must be contiguous and on device().
+  virtual void all_reduce_sum(std::vector<at::Tensor>& tensors) = 0;
+  virtual void all_reduce_max(std::vector<at::Tensor>& tensors) = 0;
+  // In place: every rank receives root's values.
+  virtual void broadcast(std::vector<at::Tensor>& tensors, int64_t root) = 0;
+  // Every rank's string, indexed by rank (lengths may differ).
+  virtual std::vector<std::string> all_gather_strings(const std::string& mine) = 0;
+  virtual void barrier() = 0;
+
+  // Host-value conveniences on top of the collectives (one small collective each).
+  int64_t sum(int64_t v);
+  double sum(double v);
+  double max(double v);
+};
+
+// A single process: every collective is the identity.
+class LocalCommunicator : public Communicator {
+ public:
+  explicit LocalCommunicator(at::Device device = at::Device(at::kCPU)) : device_(device) {}
+  int64_t rank() const override { return 0; }
+  int64_t world_size() const override { return 1; }
+  int64_t local_rank() const override { return 0; }
+  at::Device device() const override { return device_; }
+  std::string backend() const override { return "local"; }
+  void all_reduce_sum(std::vector<at::Tensor>&) override {}
+  void all_reduce_max(std::vector<at::Tensor>&) override {}
+  void broadcast(std::vector<at::Tensor>& tensors, int64_t root) override;
+  std::vector<std::string> all_gather_strings(const std::string& mine) override { return {mine}; }
+  void barrier() override {}
+
+ private:
+  at::Device device_;
+};
+
+// "gloo" or "nccl" for cfg.backend on `device` ("auto": nccl on cuda, gloo on cpu). Throws
+// ConfigError for nccl on a cpu device.
+std::string resolve_backend(const DistConfig& cfg, at::Device device);
+
+// World size 1: a LocalCommunicator. Otherwise a c10d TCPStore rendezvous (rank 0 hosts it, or
+// torchrun's agent does) and a Gloo or NCCL process group with cfg.timeout_s as its timeout. For
+// NCCL the CUDA device is set to the local rank first (device 0 when Slurm/CUDA_VISIBLE_DEVICES
+// shows each rank a single GPU). Throws DistError when the rendezvous fails or times out, and
+// NotBuiltError when the backend was compiled out.
+std::unique_ptr<Communicator> make_communicator(const DistEnv& env, const DistConfig& cfg,
+                                                at::Device device);
+
+}  // namespace ibllm::dist
