@@ -3,10 +3,13 @@
 
 #include <cmath>
 
+#include <ATen/ATen.h>
+
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "src/core/error.h"
+#include "src/distributed/communicator.h"
 #include "trainers/train_step.h"
 
 namespace ibllm::train {
@@ -18,7 +21,7 @@ nlohmann::json EvalResult::to_json() const {
 
 EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
                     std::shared_ptr<const data::LlamaTokenizer> tokenizer,
-                    const std::string& split, int64_t max_batches) {
+                    const std::string& split, int64_t max_batches, dist::Communicator* comm) {
   data::DataConfig dc = c.data;
   if (split == "val") {
     if (dc.val_sources.empty())
@@ -36,6 +39,10 @@ EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
   data::LoaderOptions lo;
   lo.seed = static_cast<uint64_t>(c.run.seed);
   lo.train = false;
+  if (comm) {
+    lo.world_size = comm->world_size();
+    lo.rank = comm->rank();
+  }
   data::DataLoader loader(dc, dataset, tokenizer, lo);
   loader.start_epoch(0, 0);
   const bool was_training = model.is_training();
@@ -52,6 +59,21 @@ EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
   }
   model.train(was_training);
   r.skipped = loader.stats().skipped;
+  if (comm && comm->world_size() > 1) {
+    std::vector<at::Tensor> t{at::tensor({sum, static_cast<double>(r.tokens),
+                                          static_cast<double>(r.samples),
+                                          static_cast<double>(r.batches),
+                                          static_cast<double>(r.skipped)},
+                                         at::TensorOptions().dtype(at::kDouble))
+                                  .to(comm->device())};
+    comm->all_reduce_sum(t);
+    auto v = t[0].to(at::kCPU);
+    sum = v[0].item<double>();
+    r.tokens = static_cast<int64_t>(v[1].item<double>());
+    r.samples = static_cast<int64_t>(v[2].item<double>());
+    r.batches = static_cast<int64_t>(v[3].item<double>());
+    r.skipped = static_cast<int64_t>(v[4].item<double>());
+  }
   r.loss = r.tokens > 0 ? sum / static_cast<double>(r.tokens) : 0.0;
   r.ppl = std::exp(r.loss);
   return r;

@@ -15,6 +15,9 @@
 namespace ibllm::data {
 class LlamaTokenizer;
 }
+namespace ibllm::dist {
+class Communicator;
+}
 
 namespace ibllm::train {
 
@@ -28,9 +31,11 @@ struct EvalResult {
   nlohmann::json to_json() const;
 };
 
-// split: "val" (data.val_sources) or "train" (data.sources). max_batches 0 = all.
+// split: "val" (data.val_sources) or "train" (data.sources). max_batches 0 = all (per rank).
+// With a communicator each rank evaluates its shard and the sums are reduced (collective).
 EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
                     std::shared_ptr<const data::LlamaTokenizer> tokenizer,
-                    const std::string& split = "val", int64_t max_batches = 0);
+                    const std::string& split = "val", int64_t max_batches = 0,
+                    dist::Communicator* comm = nullptr);
 
 }  // namespace ibllm::train

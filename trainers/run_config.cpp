@@ -121,6 +121,7 @@ RunConfig parse_run_config(config::Document& doc, Checks checks) {
   c.schedule = parse_schedule_config(root.child("schedule"));
   c.trainer = parse_trainer_config(root.child("trainer"));
   c.checkpoint = checkpoint::parse_checkpoint_config(root.child("checkpoint"));
+  c.dist = dist::parse_dist_config(root.child("dist"));
   c.bench = parse_bench_config(root.child("bench"));
   c.generation = models::parse_generation_config(root.child("generation"));
   c.model.build_imagebind = std::any_of(c.data.sources.begin(), c.data.sources.end(),

@@ -15,6 +15,7 @@
 #include "models/llama/config.h"
 #include "src/checkpoint/checkpoint_config.h"
 #include "src/config/document.h"
+#include "src/distributed/dist_config.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optim_config.h"
 #include "trainers/trainer_config.h"
@@ -52,6 +53,7 @@ struct RunConfig {
   ScheduleConfig schedule;
   TrainerConfig trainer;
   checkpoint::CheckpointConfig checkpoint;
+  dist::DistConfig dist;
   BenchConfig bench;
   models::GenerationConfig generation;  // `generation:` sampling defaults of `ibllm generate`
 };

@@ -11,8 +11,10 @@
 
 namespace ibllm::train {
 
-StepLogger::StepLogger(StepLoggerOptions o)
-    : o_(std::move(o)), metrics_((std::filesystem::path(o_.run_dir) / "metrics.jsonl").string()) {
+StepLogger::StepLogger(StepLoggerOptions o) : o_(std::move(o)) {
+  if (!o_.writer) return;
+  metrics_ = std::make_unique<core::MetricsWriter>(
+      (std::filesystem::path(o_.run_dir) / "metrics.jsonl").string());
   if (o_.tensorboard)
     tb_ = std::make_unique<core::TensorBoardWriter>(
         (std::filesystem::path(o_.run_dir) / "tb").string());
@@ -38,6 +40,21 @@ void StepLogger::add(const StepStats& s, double step_seconds, double wait_second
 void StepLogger::emit(int64_t step, int64_t epoch, double lr, int64_t skipped_samples,
                       int64_t bad_steps) {
   if (steps_ == 0) return;
+  if (o_.sum_over_ranks && o_.world_size > 1) {
+    // Every rank's share of the loss (tokens mode: Σ local CE / global tokens, which sums to the
+    // global loss), and the skipped-sample counts; tokens are already global.
+    auto v = o_.sum_over_ranks({loss_tokens_, loss_plain_, static_cast<double>(skipped_samples)});
+    const double div = o_.reference_loss ? static_cast<double>(o_.world_size) : 1.0;
+    loss_tokens_ = v[0] / div;
+    loss_plain_ = v[1] / div;
+    skipped_samples = static_cast<int64_t>(v[2]);
+  }
+  if (!o_.writer) {
+    loss_tokens_ = tokens_ = loss_plain_ = 0.0;
+    steps_ = samples_ = seen_ = not_applied_ = finite_ = 0;
+    seconds_ = wait_ = 0.0;
+    return;
+  }
   const double loss = tokens_ > 0 ? loss_tokens_ / tokens_
                                   : (finite_ > 0 ? loss_plain_ / static_cast<double>(finite_) : NAN);
   total_seconds_ += seconds_;
@@ -72,7 +89,7 @@ void StepLogger::emit(int64_t step, int64_t epoch, double lr, int64_t skipped_sa
     std::snprintf(b, sizeof b, " | mfu %.1f%%", 100.0 * mfu);
     mfu_text = b;
   }
-  metrics_.write(r);
+  metrics_->write(r);
   if (tb_) {
     for (const char* k : {"loss", "ppl", "lr", "grad_norm", "tokens_per_s", "samples_per_s",
                           "step_ms", "data_wait_ms", "peak_mem_gib"})
@@ -97,9 +114,10 @@ void StepLogger::emit(int64_t step, int64_t epoch, double lr, int64_t skipped_sa
 }
 
 void StepLogger::record(const std::string& kind, int64_t step, const nlohmann::json& values) {
+  if (!o_.writer) return;
   nlohmann::json r = {{"kind", kind}, {"step", step}};
   for (auto it = values.begin(); it != values.end(); ++it) r[it.key()] = it.value();
-  metrics_.write(r);
+  metrics_->write(r);
   if (tb_) {
     for (auto it = values.begin(); it != values.end(); ++it)
       if (it.value().is_number()) tb_->add_scalar(kind + "/" + it.key(), it.value().get<double>(), step);

@@ -4,6 +4,8 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
+#include <vector>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -25,6 +27,11 @@ struct StepLoggerOptions {
   double flops_per_token = 0.0;  // model FLOPs per processed token (0: MFU not reported)
   double peak_flops = 0.0;       // device peak FLOP/s (0: unknown)
   at::Device device = at::kCPU;
+  bool writer = true;            // rank 0: console, metrics.jsonl, TensorBoard
+  bool reference_loss = false;   // trainer.loss_norm reference: rank losses are averaged
+  // Sums host values over ranks (collective; every rank calls emit()). Empty: one process.
+  std::function<std::vector<double>(std::vector<double>)> sum_over_ranks;
+  int64_t world_size = 1;
 };
 
 class StepLogger {
@@ -32,15 +39,16 @@ class StepLogger {
   explicit StepLogger(StepLoggerOptions o);
   // One optimizer step (wall time of the step including data wait, and the wait alone).
   void add(const StepStats& s, double step_seconds, double wait_seconds);
-  // Emits the interval ending at `step` and resets it.
+  // Emits the interval ending at `step` and resets it. Collective when sum_over_ranks is set.
   void emit(int64_t step, int64_t epoch, double lr, int64_t skipped_samples, int64_t bad_steps);
-  // Any other record (eval results, events): console + metrics.jsonl + TensorBoard (numbers).
+  // Any other record (eval results, events): console + metrics.jsonl + TensorBoard (numbers);
+  // a no-op except on the writer rank.
   void record(const std::string& kind, int64_t step, const nlohmann::json& values);
   void finish();
 
  private:
   StepLoggerOptions o_;
-  core::MetricsWriter metrics_;
+  std::unique_ptr<core::MetricsWriter> metrics_;
   std::unique_ptr<core::TensorBoardWriter> tb_;
   std::unique_ptr<core::ProgressBar> bar_;
   double loss_tokens_ = 0.0, tokens_ = 0.0, loss_plain_ = 0.0;

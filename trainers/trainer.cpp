@@ -23,6 +23,10 @@
 #include "src/core/error.h"
 #include "src/core/logging.h"
 #include "src/core/runtime_info.h"
+#include "src/distributed/communicator.h"
+#include "src/distributed/dist_env.h"
+#include "src/distributed/grad_sync.h"
+#include "src/distributed/param_sync.h"
 #include "trainers/device_stats.h"
 #include "trainers/flops.h"
 #include "trainers/lr_schedule.h"
@@ -71,22 +75,39 @@ struct Progress {
 
 TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   TrainResult result;
+  // ---- ranks: torchrun / Slurm / single process; one code path (world size 1 = no-op comm)
+  const auto env = dist::detect_dist_env(c.dist);
+  core::LogOptions log_opts;
+  log_opts.rank = static_cast<int>(env.rank);
+  log_opts.world_size = static_cast<int>(env.world_size);
+  log_opts.level = c.run.log_level;
+  core::init_logging(log_opts);
+  const at::Device device = select_device(c.run.device, env.local_rank);
+  auto comm = dist::make_communicator(env, c.dist, device);
+  const int64_t rank = comm->rank(), world = comm->world_size();
+  const bool writer = rank == 0;
+
   const fs::path run_dir = fs::path(c.run.output_dir) / c.run.name;
-  fs::create_directories(run_dir);
+  if (writer) {
+    fs::create_directories(run_dir);
+    write_text_atomic(run_dir / "config.resolved.yaml", resolved_yaml);
+  }
+  comm->barrier();
   result.run_dir = run_dir.string();
-  write_text_atomic(run_dir / "config.resolved.yaml", resolved_yaml);
   const int threads = core::configure_threads(c.run.threads);
   if (core::blas_library() == "reference")
     spdlog::warn("LibTorch uses the reference (netlib) BLAS: CPU matmuls run ~7x slower; "
                  "install an optimised one (Debian: apt-get install libopenblas0-pthread)");
 
   // ---- model, data, optimizer
-  BuiltModel bm = build_model(c);
+  BuiltModel bm = build_model(c, /*force_random_base=*/false, env.local_rank);
   auto& model = *bm.model;
   auto tokenizer = std::make_shared<const data::LlamaTokenizer>(c.data.tokenizer);
   auto dataset = std::make_shared<const data::Dataset>(c.data, static_cast<uint64_t>(c.run.seed));
   data::LoaderOptions lo;
   lo.seed = static_cast<uint64_t>(c.run.seed);
+  lo.world_size = world;
+  lo.rank = rank;
   data::DataLoader loader(c.data, dataset, tokenizer, lo);
   const int64_t accum = c.trainer.grad_accum;
   const int64_t micro_per_epoch = loader.sampler().batches_per_epoch();
@@ -97,21 +118,33 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
                       "lower data.batch_size or trainer.grad_accum, or add data");
   const int64_t total = c.trainer.max_steps > 0 ? c.trainer.max_steps
                                                 : c.trainer.epochs * steps_per_epoch;
-  const int64_t world = 1;
   const int64_t global_batch = c.data.batch_size * accum * world;
   const double peak_lr = effective_lr(c.optim, global_batch);
   const auto schedule =
       make_schedule(c.schedule, peak_lr, total, static_cast<double>(steps_per_epoch));
   auto params = bm.trainable_parameters();
+  std::vector<at::Tensor> param_tensors;
+  for (const auto& p : params) param_tensors.push_back(p.param);
+  // Same starting weights on every rank, and the same model everywhere (fails with a diff).
+  dist::broadcast_parameters(*comm, param_tensors);
   AdamW optimizer(params, c.optim);
-  TrainStep step_fn(model, params, optimizer, c.trainer, c.optim);
+  StepSync sync;
+  std::unique_ptr<dist::GradSync> grad_sync;
+  if (world > 1) {
+    grad_sync = std::make_unique<dist::GradSync>(*comm, param_tensors, c.dist);
+    sync.world_size = world;
+    sync.average_grads = [&](const std::vector<at::Tensor>& g) { grad_sync->average(g); };
+    sync.sum_count = [&](int64_t n) { return comm->sum(n); };
+  }
+  TrainStep step_fn(model, params, optimizer, c.trainer, c.optim, sync);
 
   // ---- plan
   int64_t all_params = 0;
   for (const auto& p : model.parameters()) all_params += p.numel();
-  spdlog::info("run {} on {} ({}, frozen {}, trainable fp32), {} intra-op threads",
+  spdlog::info("run {} on {} ({}, frozen {}, trainable fp32), {} intra-op threads; rank {} of {} "
+               "({}, backend {})",
                run_dir.string(), device_name(bm.device), bm.device.str(),
-               c10::toString(bm.frozen_dtype), threads);
+               c10::toString(bm.frozen_dtype), threads, rank, world, env.source, comm->backend());
   spdlog::info("weights:\n{}", bm.init_summary);
   spdlog::info("parameters: {} total, {} trainable ({}), {} frozen; trainable set '{}':\n{}",
                count(all_params), count(bm.trainable.trainable_params),
@@ -131,6 +164,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   // ---- resume
   checkpoint::CheckpointStore store(run_dir, c.checkpoint);
   const auto signature = model_signature(c, bm);
+  dist::check_same_signature(*comm, signature);
   Progress pos;
   std::vector<std::string> report;
   if (auto from = checkpoint::resolve_resume(c.checkpoint, run_dir, &report)) {
@@ -163,7 +197,19 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
     pos.epoch = ck.state.at("epoch").get<int64_t>();
     pos.cursor = ck.state.at("cursor").get<int64_t>();
     pos.bad_steps = ck.state.value("bad_steps", int64_t{0});
-    if (ck.state.contains("rng")) checkpoint::restore_rng_state(ck.state.at("rng"));
+    // Per-rank RNG states; a run resumed on more ranks seeds the extra ones from their own init.
+    if (ck.state.contains("rng")) {
+      const auto& rng = ck.state.at("rng");
+      if (rng.is_array() && rank < static_cast<int64_t>(rng.size()))
+        checkpoint::restore_rng_state(rng.at(static_cast<size_t>(rank)));
+      else if (rng.is_object() && world == 1)
+        checkpoint::restore_rng_state(rng);
+    }
+    const int64_t saved_world = ck.state.value("world_size", int64_t{1});
+    if (saved_world != world)
+      spdlog::warn("resuming a {}-rank run on {} ranks (global batch {} kept; the sample order "
+                   "continues from global sample {})",
+                   saved_world, world, global_batch, pos.cursor);
     result.resumed_from = pos.step;
     spdlog::info("resumed from {} at step {} (epoch {}, sample {} of the epoch)",
                  from->string(), pos.step, pos.epoch, pos.cursor);
@@ -179,15 +225,34 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   so.device = bm.device;
   so.peak_flops = peak_flops_for(device_name(bm.device), bm.frozen_dtype);
   so.flops_per_token = model_flops_per_token(c, bm, c.data.max_words);
+  so.writer = writer;
+  so.world_size = world;
+  so.reference_loss = c.trainer.loss_norm == "reference";
+  if (world > 1)
+    so.sum_over_ranks = [&](std::vector<double> v) {
+      std::vector<at::Tensor> t{at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(comm->device())};
+      comm->all_reduce_sum(t);
+      auto h = t[0].to(at::kCPU);
+      for (size_t i = 0; i < v.size(); ++i) v[i] = h[static_cast<int64_t>(i)].item<double>();
+      return v;
+    };
   StepLogger log(so);
   if (pos.step > 0) log.record("resume", pos.step, {{"epoch", pos.epoch}, {"cursor", pos.cursor}});
 
+  // Collective: every rank gathers its RNG state, rank 0 writes, all wait at the barrier.
   auto save = [&](const std::string& why) {
-    for (const auto& p : params)
+    for (const auto& p : params)  // identical on every rank, so every rank throws together
       if (!at::isfinite(p.param).all().item<bool>())
         throw Error("train", "refusing to checkpoint non-finite weights (" + p.name + ") at step " +
                                  std::to_string(pos.step),
                     "the previous checkpoint is intact; lower the learning rate");
+    nlohmann::json rngs = nlohmann::json::array();
+    for (const auto& s : comm->all_gather_strings(checkpoint::capture_rng_state().dump()))
+      rngs.push_back(nlohmann::json::parse(s));
+    if (!writer) {
+      comm->barrier();
+      return;
+    }
     checkpoint::CheckpointContents ck;
     for (const auto& p : params) ck.model.emplace(p.name, p.param.detach());
     if (c.checkpoint.save_optimizer) ck.optimizer = optimizer.state_dict();
@@ -195,16 +260,17 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
                 {"cursor", pos.cursor},    {"bad_steps", pos.bad_steps},
                 {"global_batch", global_batch}, {"world_size", world},
                 {"total_steps", total},    {"reason", why},
-                {"rng", checkpoint::capture_rng_state()}};
+                {"rng", rngs}};
     ck.resolved_config = resolved_yaml;
     ck.signature = signature;
     auto dir = store.save(pos.step, ck);
     result.checkpoint = dir.string();
     spdlog::info("checkpoint {} ({})", dir.string(), why);
+    comm->barrier();
   };
   auto run_eval = [&]() -> std::optional<EvalResult> {
     if (c.data.val_sources.empty()) return std::nullopt;
-    auto r = evaluate(model, c, tokenizer, "val", c.trainer.eval_max_batches);
+    auto r = evaluate(model, c, tokenizer, "val", c.trainer.eval_max_batches, comm.get());
     spdlog::info("eval step {} | val loss {:.4f} | ppl {:.3f} | {} tokens, {} samples", pos.step,
                  r.loss, r.ppl, r.tokens, r.samples);
     log.record("eval", pos.step, r.to_json());
@@ -213,11 +279,17 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
 
   // ---- loop
   checkpoint::StopSignalGuard stop_guard;
+  // Every rank must stop at the same step: the flag is max-reduced once per step.
+  bool stop = false;
+  auto poll_stop = [&] {
+    stop = comm->max(checkpoint::stop_requested() ? 1.0 : 0.0) > 0.0;
+    return stop;
+  };
   double last_lr = 0.0;
-  while (pos.step < total && !checkpoint::stop_requested()) {
+  while (pos.step < total && !stop) {
     loader.start_epoch(pos.epoch, pos.cursor);
     bool epoch_done = false;
-    while (pos.step < total && !checkpoint::stop_requested()) {
+    while (pos.step < total && !poll_stop()) {
       const auto t0 = Clock::now();
       std::vector<data::Batch> micro;
       double wait = 0.0;
@@ -269,9 +341,12 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   }
   log.emit(pos.step, pos.epoch, last_lr, loader.stats().skipped, pos.bad_steps);
   result.steps = pos.step;
-  if (checkpoint::stop_requested()) {
-    result.stop_signal = checkpoint::stop_signal();
-    save(checkpoint::stop_signal() == SIGTERM ? "SIGTERM" : "SIGINT");
+  if (world > 1)  // each rank holds its share of the last step's loss
+    result.last_loss = comm->sum(result.last_loss) /
+                       (c.trainer.loss_norm == "reference" ? static_cast<double>(world) : 1.0);
+  if (stop) {
+    result.stop_signal = checkpoint::stop_signal() ? checkpoint::stop_signal() : SIGTERM;
+    save(result.stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     log.finish();
     return result;
   }

@@ -25,6 +25,32 @@ CliResult run_cli(const std::string& args) {
   return r;
 }
 
+CliResult run_shell(const std::string& command) {
+  std::string cmd = "cd '" + source_dir().string() + "' && IBLLM_BIN='" + cli_path().string() +
+                    "' " + command + " 2>&1";
+  CliResult r;
+  std::FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  int status = ::pclose(p);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+int start_shell(const std::string& command, const std::string& log_path) {
+  const std::string cmd = "cd '" + source_dir().string() + "' && export IBLLM_BIN='" +
+                          cli_path().string() + "' && exec " + command + " > '" + log_path +
+                          "' 2>&1";
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  return static_cast<int>(pid);
+}
+
 int start_cli(const std::string& args, const std::string& log_path) {
   const std::string cmd = "cd '" + source_dir().string() + "' && exec '" + cli_path().string() +
                           "' " + args + " > '" + log_path + "' 2>&1";
