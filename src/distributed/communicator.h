@@ -38,6 +38,7 @@ class Communicator {
 
   // Host-value conveniences on top of the collectives (one small collective each).
   int64_t sum(int64_t v);
+  int64_t sum(int v) { return sum(static_cast<int64_t>(v)); }  // sum(1) is not ambiguous
   double sum(double v);
   double max(double v);
 };

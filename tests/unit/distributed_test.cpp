@@ -355,6 +355,7 @@ TEST_CASE("dist 2 Gloo ranks: all_reduce, broadcast, all_gather, barrier", "[dis
     expect(at::equal(t[0], at::full({5}, 3.0f)), "float sum");
     expect(at::equal(t[1], at::arange(4, at::kLong) * 3), "int64 sum");
     expect(comm->sum(int64_t{rank + 10}) == 21, "sum(int64)");
+    expect(comm->sum(rank + 1) == 3, "sum(int)");
     expect(comm->sum(0.5 * rank) == 0.5, "sum(double)");
     expect(comm->max(rank == 1 ? 7.5 : -2.0) == 7.5, "max");
     std::vector<at::Tensor> b{at::full({3}, rank * 10.0f), at::full({2, 2}, rank, at::kInt)};
