@@ -23,5 +23,8 @@ NCCL_INC="$(python3 -c 'import nvidia.nccl,os;print(os.path.join(os.path.dirname
   echo "== bench: 7B-shaped training steps, random weights (compare ../shared/docs/gpu_machine.md)"
   "$BUILD_DIR/ibllm" bench configs/pretrain_7b.yaml --batch-sizes 4,16 --set run.log_level=warn
   "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --batch-sizes 4 --set run.log_level=warn
+  echo "== bench: 7B-shaped decoding (bf16 weights; bound = weight bytes / HBM bandwidth)"
+  "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --decode --batch-sizes 1,8 \
+    --set generation.max_gen_len=128 --set run.log_level=warn
   echo "gpu_check exit: $?"
 } 2>&1 | tee "$OUT/gpu_check.log"

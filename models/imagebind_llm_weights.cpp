@@ -5,12 +5,15 @@
 #include <sstream>
 
 #include <ATen/ATen.h>
+#include <spdlog/spdlog.h>
 #include <torch/nn/module.h>
 
 #include "models/imagebind/imagebind_weights.h"
 #include "models/llama/weights.h"
 #include "src/config/section.h"
 #include "src/core/error.h"
+#include "src/core/crc32c.h"
+#include "src/io/safetensors.h"
 #include "src/io/weights_reader.h"
 
 namespace ibllm::models {
@@ -88,6 +91,56 @@ io::LoadReport load_delta_weights(ImageBindLlmImpl& model,
   return io::load_state_dict(model, tensors, o);
 }
 
+std::string llama_base_identity(LlamaImpl& llama) {
+  at::NoGradGuard guard;
+  uint32_t crc = 0;
+  auto add = [&](const at::Tensor& t) {
+    auto v = t.detach().to(at::kCPU, at::kFloat).contiguous();
+    crc = core::crc32c(v.data_ptr(), static_cast<size_t>(v.numel()) * sizeof(float), crc);
+  };
+  auto rows = [](const at::Tensor& w) { return w.narrow(0, 0, std::min<int64_t>(w.size(0), 4)); };
+  const auto& p = llama.named_parameters(true);
+  for (const char* k : {"tok_embeddings.weight", "output.weight"})
+    if (auto* t = p.find(k)) add(rows(*t));
+  const std::string last = "layers." + std::to_string(llama.config().n_layers - 1) + ".";
+  for (const std::string& k : {std::string("layers.0.attention.wq.weight"),
+                               last + "feed_forward.w2.weight"})
+    if (auto* t = p.find(k)) add(rows(*t));
+  std::string shapes;
+  for (const auto& kv : p) {
+    if (is_delta_key("llama." + kv.key())) continue;  // base weights only
+    shapes += kv.key() + ":";
+    for (auto d : kv.value().sizes()) shapes += std::to_string(d) + ",";
+  }
+  crc = core::crc32c(shapes.data(), shapes.size(), crc);
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "%08x", crc);
+  return buf;
+}
+
+std::string stored_base_identity(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::string file = path;
+  if (fs::is_directory(path)) file = (fs::path(path) / "model.safetensors").string();
+  if (!fs::is_regular_file(file) || io::detect_weights_format(file) != io::WeightsFormat::kSafetensors)
+    return "";
+  io::SafetensorsFile f(file);
+  auto it = f.metadata().find("llama_base_identity");
+  return it == f.metadata().end() ? "" : it->second;
+}
+
+bool check_base_identity(LlamaImpl& llama, const std::string& path) {
+  const std::string stored = stored_base_identity(path);
+  if (stored.empty()) return true;
+  const std::string mine = llama_base_identity(llama);
+  if (stored == mine) return true;
+  spdlog::warn("{} was trained on a different LLaMA base (identity {}, this model's base {}): "
+               "answers will likely be gibberish. Point model.init.llama at the base it was "
+               "trained on (the export's merged.manifest.json / info metadata names it).",
+               path, stored, mine);
+  return false;
+}
+
 std::string initialize_model(ImageBindLlmImpl& model, const ModelInitConfig& c, uint64_t seed) {
   std::ostringstream s;
   if ((c.imagebind.empty() && model.image_bind) || c.llama.empty()) {
@@ -133,6 +186,7 @@ std::string initialize_model(ImageBindLlmImpl& model, const ModelInitConfig& c, 
   if (!c.checkpoint.empty()) {
     auto r = load_delta_weights(model, read_imagebind_llm_weights(c.checkpoint), c.allow_missing,
                                 c.checkpoint);
+    check_base_identity(*model.llama, c.checkpoint);
     s << "\ncheckpoint: " << c.checkpoint << " (" << r.loaded.size() << " tensors";
     if (!r.ignored.empty()) s << ", " << r.ignored.size() << " allowed missing";
     s << ")";

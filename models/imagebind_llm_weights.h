@@ -34,6 +34,15 @@ io::LoadReport load_delta_weights(ImageBindLlmImpl& model,
                                   const std::vector<std::string>& allow_missing,
                                   const std::string& what);
 
+// Identity of the LLaMA base a delta was trained on (spec §9.1: `7B.pth` on the wrong base gives
+// gibberish silently): CRC-32C of a few rows of the embedding, first/last layer and output
+// weights plus every shape, as hex. Exports store it; loading compares it.
+std::string llama_base_identity(LlamaImpl& llama);
+// The identity recorded in an ibllm export / checkpoint ("" when the file has none, e.g. 7B.pth).
+std::string stored_base_identity(const std::string& path);
+// Warns (returns false) when `path` records a different base than `llama` holds.
+bool check_base_identity(LlamaImpl& llama, const std::string& path);
+
 // Runs the whole assembly with `seed` for every random init; returns a human summary.
 std::string initialize_model(ImageBindLlmImpl& model, const ModelInitConfig& c, uint64_t seed);
 

@@ -10,6 +10,7 @@
 #include "data/collate.h"
 #include "src/core/runtime_info.h"
 #include "trainers/device_stats.h"
+#include "models/llama/generate.h"
 #include "trainers/flops.h"
 #include "trainers/model_builder.h"
 #include "trainers/train_step.h"
@@ -98,6 +99,55 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
   const double peak = peak_flops_for(device_name(m.device), m.frozen_dtype);
   const double fpt = model_flops_per_token(c, m, t);
   if (peak > 0 && fpt > 0) j["mfu"] = fpt * tokens / (mean / 1e3) / peak;
+  return j;
+}
+
+nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_len) {
+  using Clock = std::chrono::steady_clock;
+  core::configure_threads(c.run.threads);
+  BuiltModel m = build_model(c, /*force_random_base=*/true);
+  m.model->eval();
+  at::NoGradGuard guard;
+  auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.run.seed));
+  std::vector<std::vector<int64_t>> prompts;
+  for (int64_t b = 0; b < batch; ++b) {
+    auto t = at::randint(3, c.model.llama.vocab_size, {prompt_len}, gen, at::kLong);
+    std::vector<int64_t> p{1};
+    for (int64_t i = 0; i < prompt_len - 1; ++i) p.push_back(t[i].item<int64_t>());
+    prompts.push_back(p);
+  }
+  auto f = at::randn({batch, m.model->config().bind.in_dim}, gen, at::kFloat);
+  auto adapters = m.model->adapter_inputs(f / f.norm(2, {-1}, true));
+  auto g = c.generation;
+  g.temperature = 0.0;
+  g.eos_id = -1;  // never stop early: every sequence decodes max_gen_len tokens
+  auto run = [&](int new_tokens) {
+    auto gc = g;
+    gc.max_gen_len = new_tokens;
+    synchronize(m.device);
+    const auto t0 = Clock::now();
+    models::generate(*m.model->llama, prompts, adapters, gc);
+    synchronize(m.device);
+    return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  };
+  run(2);  // warm-up
+  const double prefill = run(1);
+  const double total = run(g.max_gen_len);
+  const double per_token = (total - prefill) / std::max(g.max_gen_len - 1, 1);
+  double weight_bytes = 0;
+  for (const auto& p : m.model->llama->parameters())
+    weight_bytes += static_cast<double>(p.numel() * p.element_size());
+  nlohmann::json j = {{"bench", "decode"},
+                      {"run", c.run.name},
+                      {"device", device_name(m.device)},
+                      {"dtype", std::string(c10::toString(m.frozen_dtype))},
+                      {"batch", batch},
+                      {"prompt_len", prompt_len},
+                      {"new_tokens", g.max_gen_len},
+                      {"prefill_ms", prefill},
+                      {"ms_per_step", per_token},
+                      {"tokens_per_s", static_cast<double>(batch) * 1e3 / per_token},
+                      {"weights_gib", weight_bytes / (1024.0 * 1024.0 * 1024.0)}};
   return j;
 }
 

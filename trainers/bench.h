@@ -17,4 +17,10 @@ namespace ibllm::train {
 // tokens_per_s, mfu (GPU), peak_mem_gib, precision, batch, seq_len, ...}.
 nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size = 0);
 
+// Decoding throughput of the batched KV-cache generator: `batch` prompts of `prompt_len` random
+// tokens with a visual injection, greedy, exactly generation.max_gen_len new tokens (no EOS), after
+// one untimed warm-up. {"bench":"decode", batch, prompt_len, new_tokens, tokens_per_s,
+// ms_per_step, prefill_ms, weights_gib}; tokens_per_s = batch / ms_per_step.
+nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_len = 32);
+
 }  // namespace ibllm::train

@@ -63,12 +63,14 @@ ExportResult export_weights(const RunConfig& c, const ExportOptions& o) {
                          {"dtype", o.dtype},
                          {"llama_base", c.model.init.llama},
                          {"imagebind", c.model.init.imagebind},
-                         {"bind_legacy", c.model.bind.legacy}};
+                         {"bind_legacy", c.model.bind.legacy},
+                         {"llama_base_identity", models::llama_base_identity(*m.model->llama)}};
   if (o.delta) {
     auto delta = cast_cpu(models::delta_state(*m.model), dtype);
     const auto st = (fs::path(o.out_dir) / "delta.safetensors").string();
     const auto pth = (fs::path(o.out_dir) / "delta.pth").string();
-    io::write_safetensors(st, delta, {{"format", "ibllm-delta"}, {"info", info.dump()}});
+    io::write_safetensors(st, delta, {{"format", "ibllm-delta"}, {"info", info.dump()},
+                                      {"llama_base_identity", info["llama_base_identity"].get<std::string>()}});
     std::vector<std::pair<std::string, at::Tensor>> ordered;
     for (const auto& p : m.model->named_parameters(true))  // registration order, like 7B.pth
       if (delta.count(p.key())) ordered.emplace_back(p.key(), delta.at(p.key()));

@@ -45,6 +45,7 @@ std::string load_trained_weights(BuiltModel& m, const std::string& path,
   auto tensors = models::read_imagebind_llm_weights(path);
   if (!fs::is_directory(path)) {
     auto r = models::load_delta_weights(*m.model, tensors, allow_missing, path);
+    models::check_base_identity(*m.model->llama, path);
     return path + ": " + std::to_string(r.loaded.size()) + " tensors";
   }
   // A training checkpoint holds exactly the trainable set it was trained with.

@@ -11,9 +11,11 @@ namespace ibllm::cli {
 
 int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
   const std::string usage =
-      "ibllm bench <config.yaml> [--batch-sizes B1,B2,...] [--set key.path=value ...]\n"
-      "  bench.warmup_steps / bench.steps / bench.seq_len set the timing (random weights)";
-  auto args = parse_args(argv, ArgSpec{{"--batch-sizes"}, {"--set"}, {}}, usage);
+      "ibllm bench <config.yaml> [--batch-sizes B1,B2,...] [--decode] [--set key.path=value ...]\n"
+      "  bench.warmup_steps / bench.steps / bench.seq_len set the training-step timing;\n"
+      "  --decode times KV-cache generation instead (generation.max_gen_len new tokens, greedy)\n"
+      "  random weights either way";
+  auto args = parse_args(argv, ArgSpec{{"--batch-sizes"}, {"--set"}, {"--decode"}}, usage);
   if (args.positionals.size() != 1) throw UsageError("expected exactly one config file", usage);
   auto run = load_run(args.positionals[0], "", args.all("--set"), train::Checks::kSyntax);
   std::vector<int64_t> sizes{0};
@@ -28,7 +30,13 @@ int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
       if (sizes.back() < 1) throw UsageError("--batch-sizes: sizes must be >= 1", usage);
     }
   }
-  for (int64_t b : sizes) out << train::bench_train_step(run.config, b).dump() << std::endl;
+  for (int64_t b : sizes) {
+    if (args.has("--decode"))
+      out << train::bench_decode(run.config, b > 0 ? b : run.config.data.batch_size).dump()
+          << std::endl;
+    else
+      out << train::bench_train_step(run.config, b).dump() << std::endl;
+  }
   return 0;
 }
 

@@ -87,8 +87,10 @@ WeightsFormat detect_weights_format(const std::string& path) {
   const auto n = in.gcount();
   if (n >= 4 && head[0] == 'P' && head[1] == 'K' && head[2] == 3 && head[3] == 4)
     return WeightsFormat::kPth;
-  if (n >= 1 && head[0] == 0x80) return WeightsFormat::kPth;  // legacy pickle: PthFile explains
+  // safetensors first: its first byte is the low byte of the header length and may be 0x80.
+  // (A legacy torch.save pickle starts 80 02 8a 0a 6c fc 9c 46 f9: byte 8 is never '{'.)
   if (n == 9 && head[8] == '{') return WeightsFormat::kSafetensors;
+  if (n >= 1 && head[0] == 0x80) return WeightsFormat::kPth;  // legacy pickle: PthFile explains
   throw IoError(path + ": unknown weights format (neither safetensors nor a torch.save archive)",
                 "supported: .safetensors, *.safetensors.index.json, torch.save .pth/.pt/.bin");
 }

@@ -168,3 +168,25 @@ TEST_CASE("weights: missing and unexpected delta keys are errors unless allowed"
   io::write_safetensors(p3, legacy);
   CHECK(models::read_imagebind_llm_weights(p3).count("llama.norm.weight"));
 }
+
+TEST_CASE("weights: a delta records its LLaMA base; another base is detected", "[imagebind_llm]") {
+  auto a = random_tiny(true, 1), same = random_tiny(true, 1), other = random_tiny(true, 2);
+  const auto id = models::llama_base_identity(*a->llama);
+  CHECK(id.size() == 8);
+  CHECK(id == models::llama_base_identity(*same->llama));
+  CHECK(id != models::llama_base_identity(*other->llama));
+  {
+    at::NoGradGuard g;  // deltas do not change the identity: only base weights count
+    for (auto& p : same->named_parameters(true))
+      if (models::is_delta_key(p.key())) p.value().add_(1.0);
+  }
+  CHECK(id == models::llama_base_identity(*same->llama));
+  auto dir = test::scratch_dir("ibllm_identity");
+  const auto path = (dir / "delta.safetensors").string();
+  std::map<std::string, std::string> meta;
+  meta["llama_base_identity"] = id;
+  io::write_safetensors(path, models::delta_state(*a), meta);
+  CHECK(models::stored_base_identity(path) == id);
+  CHECK(models::check_base_identity(*same->llama, path));
+  CHECK_FALSE(models::check_base_identity(*other->llama, path));
+}

@@ -10,6 +10,7 @@
 
 #include "src/core/error.h"
 #include "src/io/safetensors.h"
+#include "src/io/weights_reader.h"
 #include "tests/support/catch.h"
 #include "tests/support/paths.h"
 
@@ -285,4 +286,20 @@ TEST_CASE("safetensors streaming writer enforces its declared order", "[io]") {
   CHECK_FALSE(fs::exists(path));
   CHECK_FALSE(fs::exists(path + ".tmp"));  // an unfinished writer leaves nothing behind
   CHECK_THROWS_AS(write_safetensors(path, {{"c", at::zeros({2}, at::kComplexFloat)}}), IoError);
+}
+
+TEST_CASE("format detection: a safetensors header length ending in byte 0x80 is not a pickle", "[io]") {
+  // The first byte of a safetensors file is the low byte of its header length; 0x80 is also the
+  // pickle PROTO opcode. Found when an export's metadata happened to give such a length.
+  auto dir = ibllm::test::scratch_dir("st_0x80");
+  const auto path = (dir / "w.safetensors").string();
+  bool hit = false;
+  for (int pad = 0; pad < 600 && !hit; ++pad) {
+    ibllm::io::write_safetensors(path, {{"x", at::ones({2})}}, {{"pad", std::string(pad, 'a')}});
+    std::ifstream in(path, std::ios::binary);
+    hit = static_cast<unsigned char>(in.get()) == 0x80;
+  }
+  REQUIRE(hit);
+  CHECK(ibllm::io::detect_weights_format(path) == ibllm::io::WeightsFormat::kSafetensors);
+  CHECK(ibllm::io::read_weights(path).count("x") == 1);
 }
