@@ -30,7 +30,8 @@ std::vector<std::string> read_paths(const io::SafetensorsFile& f, int64_t rows) 
   try {
     keys = nlohmann::json::parse(it->second);
   } catch (const std::exception& e) {
-    throw DataError("embeddings file " + f.path() + ": \"paths\" metadata is not JSON: " + e.what());
+    throw DataError("embeddings file " + f.path() +
+                    ": \"paths\" metadata is not JSON: " + e.what());
   }
   if (!keys.is_array() || static_cast<int64_t>(keys.size()) != rows)
     throw DataError(fmt::format("embeddings file {}: \"paths\" must list one key per row ({})",
@@ -55,11 +56,11 @@ at::Tensor normalise_rows(const at::Tensor& x, const std::string& path, int64_t 
   if (bad.any().item<bool>()) {
     const int64_t r = bad.nonzero()[0][0].item<int64_t>();
     const bool finite = at::isfinite(f[r]).all().item<bool>();
-    throw DataError(fmt::format("embeddings file {}: row {} (key \"{}\") is {}", path,
-                                first_row + r, keys[first_row + r],
-                                finite ? "all zero (cannot be normalised)"
-                                       : "not finite (NaN or Inf)"),
-                    "re-run `ibllm embed` for that input or remove the row");
+    throw DataError(
+        fmt::format("embeddings file {}: row {} (key \"{}\") is {}", path, first_row + r,
+                    keys[first_row + r],
+                    finite ? "all zero (cannot be normalised)" : "not finite (NaN or Inf)"),
+        "re-run `ibllm embed` for that input or remove the row");
   }
   return (f / norm).to(at::kHalf);
 }
@@ -74,17 +75,17 @@ void write_json_atomic(const fs::path& path, const nlohmann::json& j) {
   }
   std::error_code ec;
   fs::rename(tmp, path, ec);
-  if (ec) throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " +
-                        ec.message());
+  if (ec)
+    throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
 }
 
 }  // namespace
 
 CacheBuildReport build_visual_cache(const std::vector<std::string>& sources,
-                                    const std::string& out_dir,
-                                    const CacheBuildOptions& options) {
+                                    const std::string& out_dir, const CacheBuildOptions& options) {
   if (sources.empty())
-    throw DataError("build-cache: no embeddings files given", "pass --embeddings feats.safetensors");
+    throw DataError("build-cache: no embeddings files given",
+                    "pass --embeddings feats.safetensors");
   if (options.chunk_rows < 1) throw DataError("build-cache: chunk_rows must be >= 1");
   std::error_code ec;
   fs::create_directories(out_dir, ec);
@@ -107,9 +108,10 @@ CacheBuildReport build_visual_cache(const std::vector<std::string>& sources,
                       "give files written by `ibllm embed`");
     const at::Tensor emb = file->tensor("embeddings");
     if (emb.dim() != 2 || !at::isFloatingType(emb.scalar_type()))
-      throw DataError(fmt::format("embeddings file {}: \"embeddings\" must be a float (N, D) tensor, "
-                                  "got {} with {} dims",
-                                  path, c10::toString(emb.scalar_type()), emb.dim()));
+      throw DataError(
+          fmt::format("embeddings file {}: \"embeddings\" must be a float (N, D) tensor, "
+                      "got {} with {} dims",
+                      path, c10::toString(emb.scalar_type()), emb.dim()));
     const int64_t rows = emb.size(0), dim = emb.size(1);
     if (rows == 0 || dim == 0)
       throw DataError("embeddings file " + path + " is empty (no rows)",

@@ -1,8 +1,9 @@
 // On-disk visual cache index (spec §4 port note): `ibllm embed` feature files are merged into a
 // directory of fp16 shards (`vectors-NNNNN.safetensors`, one per source file, tensor "vectors"
 // (n, D) + metadata "paths") and a `manifest.json`. Rows are L2-normalised in fp32 before the fp16
-// cast; a key seen in an earlier file (or earlier in the same file) is dropped and reported, since a
-// repeated vector would take two of the K neighbour slots. Building holds one source file at a time.
+// cast; a key seen in an earlier file (or earlier in the same file) is dropped and reported, since
+// a repeated vector would take two of the K neighbour slots. Building holds one source file at a
+// time.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 namespace ibllm::models {
 
 struct CacheBuildOptions {
-  int64_t chunk_rows = 65536;  // rows normalised / checked per step (bounds temporary memory)
+  int64_t chunk_rows = 65536;   // rows normalised / checked per step (bounds temporary memory)
   bool skip_zero_image = true;  // drop the key "" (`ibllm embed --zero-image`: not a real image)
 };
 
@@ -24,11 +25,11 @@ struct CacheDuplicate {
 
 struct CacheSourceReport {
   std::string path;
-  std::string shard;         // file name inside the cache directory ("" when no row was kept)
+  std::string shard;  // file name inside the cache directory ("" when no row was kept)
   int64_t rows_in = 0;
   int64_t rows_kept = 0;
   int64_t duplicates = 0;
-  int64_t zero_image = 0;    // rows with key "" that were skipped
+  int64_t zero_image = 0;  // rows with key "" that were skipped
 };
 
 struct CacheBuildReport {
@@ -55,8 +56,8 @@ struct CacheShardInfo {
 struct CacheManifest {
   int64_t count = 0;
   int64_t dim = 0;
-  std::string dtype;          // "F16"
-  std::string normalisation;  // "l2"
+  std::string dtype;                   // "F16"
+  std::string normalisation;           // "l2"
   std::vector<CacheShardInfo> shards;  // in id order: global id = rows of earlier shards + row
 };
 

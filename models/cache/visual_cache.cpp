@@ -16,13 +16,13 @@ namespace ibllm::models {
 
 CacheMix mix_with_neighbours(const at::Tensor& f, const at::Tensor& scores,
                              const at::Tensor& neighbours, double temperature, double beta) {
-  if (f.dim() != 2 || scores.dim() != 2 || neighbours.dim() != 3 ||
-      scores.size(0) != f.size(0) || neighbours.size(0) != f.size(0) ||
-      neighbours.size(1) != scores.size(1) || neighbours.size(2) != f.size(1))
-    throw ModelError(fmt::format("visual cache mixing: expected f (B,D), scores (B,K), neighbours "
-                                 "(B,K,D); got {}, {}, {}",
-                                 c10::str(f.sizes()), c10::str(scores.sizes()),
-                                 c10::str(neighbours.sizes())));
+  if (f.dim() != 2 || scores.dim() != 2 || neighbours.dim() != 3 || scores.size(0) != f.size(0) ||
+      neighbours.size(0) != f.size(0) || neighbours.size(1) != scores.size(1) ||
+      neighbours.size(2) != f.size(1))
+    throw ModelError(
+        fmt::format("visual cache mixing: expected f (B,D), scores (B,K), neighbours "
+                    "(B,K,D); got {}, {}, {}",
+                    c10::str(f.sizes()), c10::str(scores.sizes()), c10::str(neighbours.sizes())));
   CacheMix m;
   m.weights = at::softmax(scores.to(at::kFloat) * temperature, 1);
   // Per sample: (B,1,K) x (B,K,D) -> (B,D); never mixes samples.
@@ -36,9 +36,12 @@ CacheMix mix_with_neighbours(const at::Tensor& f, const at::Tensor& scores,
 VisualCache::VisualCache(const VisualCacheConfig& config, c10::Device device)
     : config_(config), device_(device) {
   if (config_.path.empty())
-    throw ConfigError("model.cache.path is empty", "set it to a directory built by `ibllm build-cache`");
-  if (config_.top_k < 1 || config_.chunk_rows < 1)
-    throw ConfigError("model.cache.top_k and model.cache.chunk_rows must be >= 1");
+    throw ConfigError("model.cache.path is empty",
+                      "set it to a directory built by `ibllm build-cache`");
+  if (config_.top_k < 1 || config_.chunk_rows < 0)
+    throw ConfigError("model.cache.top_k must be >= 1 and model.cache.chunk_rows >= 0");
+  if (config_.chunk_rows == 0)
+    config_.chunk_rows = device_.is_cpu() ? kCpuChunkRows : kCudaChunkRows;
   manifest_ = read_cache_manifest(config_.path);
   if (config_.top_k > manifest_.count)
     throw ConfigError(fmt::format("model.cache.top_k is {} but the cache {} holds only {} rows",
@@ -75,8 +78,8 @@ VisualCache::~VisualCache() = default;
 at::Tensor VisualCache::check_query(const at::Tensor& f) const {
   if (!f.defined() || f.dim() != 2 || f.size(0) < 1 || f.size(1) != dim() ||
       !at::isFloatingType(f.scalar_type()))
-    throw ModelError(fmt::format("visual cache: query must be a float (B, {}) tensor, got {}", dim(),
-                                 f.defined() ? c10::str(f.sizes()) : "undefined"),
+    throw ModelError(fmt::format("visual cache: query must be a float (B, {}) tensor, got {}",
+                                 dim(), f.defined() ? c10::str(f.sizes()) : "undefined"),
                      "pass the combined ImageBind feature");
   at::Tensor q = f.to(device_, at::kFloat).contiguous();
   if (!at::isfinite(q).all().item<bool>())
@@ -88,7 +91,10 @@ CacheHits VisualCache::search(const at::Tensor& f, int64_t k) const {
   if (k < 1 || k > size())
     throw ModelError(fmt::format("visual cache: k = {} must be in [1, {}] (rows in {})", k, size(),
                                  config_.path));
-  const at::Tensor q = check_query(f);
+  return search_query(check_query(f), k);
+}
+
+CacheHits VisualCache::search_query(const at::Tensor& q, int64_t k) const {
   at::Tensor best_s, best_i;
   for (const auto& sh : shards_) {
     const int64_t rows = sh.vectors.size(0);
@@ -145,7 +151,8 @@ std::string VisualCache::key(int64_t id) const {
       const auto& meta = sh.file->metadata();
       auto it = meta.find("paths");
       std::vector<std::string> keys;
-      if (it != meta.end()) keys = nlohmann::json::parse(it->second).get<std::vector<std::string>>();
+      if (it != meta.end())
+        keys = nlohmann::json::parse(it->second).get<std::vector<std::string>>();
       if (static_cast<int64_t>(keys.size()) != sh.vectors.size(0))
         throw DataError("visual cache shard " + sh.file->path() +
                         ": \"paths\" metadata does not list one key per row");
@@ -157,7 +164,7 @@ std::string VisualCache::key(int64_t id) const {
 
 at::Tensor VisualCache::apply(const at::Tensor& f) const {
   const at::Tensor q = check_query(f);
-  const CacheHits hits = search(q, config_.top_k);
+  const CacheHits hits = search_query(q, config_.top_k);
   const at::Tensor neighbours = vectors(hits.ids);
   return mix_with_neighbours(q, hits.scores, neighbours, config_.temperature, config_.beta)
       .output.to(f.device());

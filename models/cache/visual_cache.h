@@ -74,6 +74,7 @@ class VisualCache {
     int64_t offset = 0;  // global id of row 0
   };
   at::Tensor check_query(const at::Tensor& f) const;
+  CacheHits search_query(const at::Tensor& q, int64_t k) const;  // q already checked
   size_t shard_of(int64_t id) const;
 
   VisualCacheConfig config_;

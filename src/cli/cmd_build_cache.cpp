@@ -19,7 +19,8 @@ namespace {
 const char* kUsage =
     "ibllm build-cache --embeddings feats.safetensors [more.safetensors ...] --out cache/\n"
     "                  [--chunk-rows N] [--keep-zero-image]\n"
-    "  --embeddings      files written by `ibllm embed` (float \"embeddings\" (N, D) + \"paths\");\n"
+    "  --embeddings      files written by `ibllm embed` (float \"embeddings\" (N, D) + "
+    "\"paths\");\n"
     "                    the flag may be repeated; a key found again in a later file is dropped\n"
     "  --out             cache directory (vectors-NNNNN.safetensors fp16 shards + manifest.json)\n"
     "  --chunk-rows      rows normalised per step (default 65536)\n"
@@ -64,20 +65,21 @@ int cmd_build_cache(const std::vector<std::string>& argv, std::ostream& out) {
   const models::CacheBuildReport r = models::build_visual_cache(files, dir, options);
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   for (const auto& s : r.sources)
-    out << fmt::format("  {}: {} rows, {} kept, {} duplicate{}{}\n", s.path, s.rows_in,
-                       s.rows_kept, s.duplicates, s.duplicates == 1 ? "" : "s",
-                       s.zero_image ? fmt::format(", {} zero-image row skipped", s.zero_image)
-                                    : "");
+    out << fmt::format(
+        "  {}: {} rows, {} kept, {} duplicate{}{}\n", s.path, s.rows_in, s.rows_kept, s.duplicates,
+        s.duplicates == 1 ? "" : "s",
+        s.zero_image ? fmt::format(", {} zero-image row skipped", s.zero_image) : "");
   if (r.duplicates > 0) {
     out << fmt::format("{} duplicate key{} dropped (the first file's row is kept), e.g.:\n",
                        r.duplicates, r.duplicates == 1 ? "" : "s");
     for (const auto& d : r.duplicate_examples)
       out << fmt::format("  \"{}\" in {} (kept from {})\n", d.key, d.source, d.first_source);
   }
-  out << fmt::format("visual cache {}: {} x {} fp16 (L2-normalised, {:.1f} MB) from {} file{} in "
-                     "{:.2f} s\n",
-                     dir, r.count, r.dim, static_cast<double>(r.count * r.dim * 2) / 1e6,
-                     files.size(), files.size() == 1 ? "" : "s", secs);
+  out << fmt::format(
+      "visual cache {}: {} x {} fp16 (L2-normalised, {:.1f} MB) from {} file{} in "
+      "{:.2f} s\n",
+      dir, r.count, r.dim, static_cast<double>(r.count * r.dim * 2) / 1e6, files.size(),
+      files.size() == 1 ? "" : "s", secs);
   return 0;
 }
 

@@ -1,8 +1,8 @@
 // Visual cache against the spec §4 formula computed by torch 1.13
-// (tests/golden/gen/visual_cache_reference.py): the fixture's `ibllm embed`-style file is built into
-// an index and searched with a chunk size that leaves a partial last chunk; ids must match exactly,
-// scores / weights / output within fp32 rounding (1e-5 relative: softmax of τ·s with τ up to 100
-// amplifies last-bit score differences ~100×, still far below 1e-5). The reference's batched
+// (tests/golden/gen/visual_cache_reference.py): the fixture's `ibllm embed`-style file is built
+// into an index and searched with a chunk size that leaves a partial last chunk; ids must match
+// exactly, scores / weights / output within fp32 rounding (1e-5 relative: softmax of τ·s with τ up
+// to 100 amplifies last-bit score differences ~100×, still far below 1e-5). The reference's batched
 // matmul (B,B,D) agrees with our per-sample mix on its diagonal only.
 #include <ATen/ATen.h>
 

@@ -101,8 +101,7 @@ Brute brute_force(const at::Tensor& rows, const at::Tensor& q, int64_t k, double
   std::vector<at::Tensor> outs;
   for (int64_t i = 0; i < q.size(0); ++i) {
     at::Tensor r = at::zeros({rows.size(1)});
-    for (int64_t j = 0; j < k; ++j)
-      r += b.weights[i][j] * rows[b.ids[i][j].item<int64_t>()];
+    for (int64_t j = 0; j < k; ++j) r += b.weights[i][j] * rows[b.ids[i][j].item<int64_t>()];
     r = r / r.norm();
     at::Tensor f = (1 - beta) * q[i] + beta * r;
     outs.push_back(f / f.norm());
@@ -113,8 +112,7 @@ Brute brute_force(const at::Tensor& rows, const at::Tensor& q, int64_t k, double
 
 }  // namespace
 
-TEST_CASE("visual cache: build merges files in order, normalises, stores fp16, mmaps",
-          "[cache]") {
+TEST_CASE("visual cache: build merges files in order, normalises, stores fp16, mmaps", "[cache]") {
   const fs::path src = test::scratch_dir("vcache_build_src");
   const fs::path dir = test::scratch_dir("vcache_build") / "cache";
   at::manual_seed(1);
@@ -199,10 +197,9 @@ TEST_CASE("visual cache: the build-cache command", "[cache]") {
   CHECK_THROWS_AS(cli::cmd_build_cache({"--embeddings", "--out", dir.string()}, ignored),
                   UsageError);
   CHECK_THROWS_AS(cli::cmd_build_cache({"--embeddings", p1}, ignored), UsageError);
-  CHECK_THROWS_AS(
-      cli::cmd_build_cache({"--embeddings", p1, "--out", dir.string(), "--chunk-rows", "0"},
-                           ignored),
-      UsageError);
+  CHECK_THROWS_AS(cli::cmd_build_cache(
+                      {"--embeddings", p1, "--out", dir.string(), "--chunk-rows", "0"}, ignored),
+                  UsageError);
 }
 
 TEST_CASE("visual cache: build errors name the file and the problem", "[cache]") {
@@ -315,7 +312,10 @@ TEST_CASE("visual cache: model.cache config", "[cache]") {
     CHECK(c.top_k == 10);
     CHECK(c.temperature == 20.0);
     CHECK(c.beta == 0.5);
-    CHECK(c.chunk_rows == 65536);
+    CHECK(c.chunk_rows == 0);
+    // 0 resolves to the device's default when the cache is opened.
+    VisualCacheConfig open = cache_config(random_index().dir, 10, 0);
+    CHECK(VisualCache(open).config().chunk_rows == kCpuChunkRows);
   }
   {
     auto doc = config::Document::from_string(
@@ -330,8 +330,8 @@ TEST_CASE("visual cache: model.cache config", "[cache]") {
     CHECK(c.beta == 0.25);
     CHECK(c.chunk_rows == 4096);
   }
-  for (const char* bad : {"enabled: true\n", "beta: 1.5\n", "top_k: 0\n", "chunk_rows: 0\n",
-                          "temperature: -1\n", "size: 10\n"}) {
+  for (const char* bad : {"enabled: true\n", "beta: 1.5\n", "top_k: 0\n", "temperature: -1\n",
+                          "chunk_rows: -1\n", "size: 10\n"}) {
     INFO(bad);
     auto doc = config::Document::from_string(bad);
     parse_visual_cache_config(doc.root());
@@ -356,7 +356,7 @@ TEST_CASE("visual cache: CPU search timing", "[cache_bench][.bench]") {
   };
   std::cout << "build 200k x 1024: " << secs(t0) << " s (" << at::get_num_threads()
             << " threads)\n";
-  for (int64_t chunk : {1024, 4096, 16384, 65536}) {
+  for (int64_t chunk : {1024, 4096, 16384, 65536}) {  // 4096: the CPU default
     VisualCache cache(cache_config(dir, 10, chunk));
     for (int64_t b : {1, 8}) {
       const at::Tensor q = unit_queries(b, kDim, 6);
@@ -368,8 +368,8 @@ TEST_CASE("visual cache: CPU search timing", "[cache_bench][.bench]") {
         best = std::min(best, secs(t0));
       }
       std::cout << "CPU apply k=10 chunk_rows=" << chunk << " B=" << b << ": " << best * 1e3
-                << " ms per batch on 200k rows; extrapolated to 3.3M rows: "
-                << best * 3.3e6 / kRows << " s\n";
+                << " ms per batch on 200k rows; extrapolated to 3.3M rows: " << best * 3.3e6 / kRows
+                << " s\n";
     }
   }
 }
