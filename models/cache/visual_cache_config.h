@@ -20,7 +20,7 @@ struct VisualCacheConfig {
   double temperature = 20.0;  // τ in softmax(τ·s) (reference cache_t)
   double beta = 0.5;          // β: f' = (1−β)·f + β·r (reference cache_weight)
   // Index rows scored per matrix product; 0: kCpuChunkRows on CPU (the fp32 chunk stays in cache:
-  // 4096 was 5x faster than 65536 in the CPU bench), kCudaChunkRows on CUDA (fewer launches).
+  // 4096 ran 2-5x faster than 65536 in the CPU bench), kCudaChunkRows on CUDA (fewer launches).
   int64_t chunk_rows = 0;
 };
 
