@@ -42,7 +42,7 @@ echo "== export $FT_CKPT"
 echo "== generate: answers about three held-out demo images (greedy)"
 for i in 0 1 2; do
   img=data/samples/shapes/images/val_000$i.png
-  echo "$img -> $("$IBLLM" generate "$FT_CKPT" --image "$img" --prompt "<image>\nWhat shape is in the image?" \
+  echo "$img -> $("$IBLLM" generate "$FT_CKPT" --image "$img" --prompt $'<image>\nWhat shape is in the image?' \
     --temperature 0 --max-new-tokens 12 --set run.log_level=warn)"
 done
 echo "quickstart: done. Loss curves: runs/tiny_{pretrain,finetune}/metrics.jsonl (TensorBoard: runs/*/tb);"

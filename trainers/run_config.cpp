@@ -116,6 +116,7 @@ RunConfig parse_run_config(config::Document& doc, Checks checks) {
   model.field("query_layer", c.model.query_layer, config::at_least(0));
   c.model.trainable = models::parse_trainable_config(model.child("trainable"));
   c.model.init = models::parse_model_init_config(model.child("init"));
+  c.model.cache = models::parse_visual_cache_config(model.child("cache"));
   c.data = data::parse_data_config(root.child("data"));
   c.optim = parse_optim_config(root.child("optim"));
   c.schedule = parse_schedule_config(root.child("schedule"));

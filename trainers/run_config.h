@@ -11,6 +11,7 @@
 #include "models/bind/bind_config.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind_llm_config.h"
+#include "models/cache/visual_cache_config.h"
 #include "models/trainable.h"
 #include "models/llama/config.h"
 #include "src/checkpoint/checkpoint_config.h"
@@ -40,6 +41,7 @@ struct ModelConfig {
   int64_t query_layer = 0;  // layers (from the top) receiving the visual injection; 0 = all
   models::TrainableConfig trainable;
   models::ModelInitConfig init;
+  models::VisualCacheConfig cache;  // inference only (`ibllm generate`)
   bool build_imagebind = true;  // derived: false when every data source uses cached features
 
   models::ImageBindLlmConfig arch() const;

@@ -53,9 +53,9 @@ const std::vector<Command>& commands() {
        "[--workers N] [--root DIR] [--bpe vocab.txt.gz] [--reference-truncation] [--zero-image] "
        "[--set key.path=value ...]",
        cmd_embed, ""},
-      {"build-cache", "build the visual cache index from embeddings",
-       "ibllm build-cache --embeddings feats.safetensors [...] --out cache/", {},
-       "the multimodal inference issue"},
+      {"build-cache", "build the visual cache index (spec section 4) from `ibllm embed` outputs",
+       "ibllm build-cache --embeddings feats.safetensors [more.safetensors ...] --out cache/",
+       cmd_build_cache, ""},
       {"check-config", "validate a config and print the resolved YAML",
        "ibllm check-config <config.yaml> [--set key.path=value ...] [--quiet] [--no-files]",
        cmd_check_config, ""},

@@ -10,6 +10,7 @@
 #include <spdlog/spdlog.h>
 
 #include "data/clip_tokenizer.h"
+#include "models/cache/visual_cache.h"
 #include "data/tokenizer.h"
 #include "src/cli/args.h"
 #include "src/cli/commands.h"
@@ -28,6 +29,7 @@ const char* kUsage =
     "            (repeatable; mixed with --weight modality=w, default 1 each)\n"
     "  sampling  --temperature t (0 = greedy) --top-p p --max-new-tokens n --seed s\n"
     "  --raw     use the prompt verbatim instead of the Alpaca template\n"
+    "  --no-cache  skip the visual cache even when model.cache.enabled is true\n"
     "  --checkpoint  trained weights (checkpoint dir, export, 7B.pth); default: model.init\n"
     "  --bpe     CLIP BPE vocabulary, needed for --text inputs\n"
     "  request lines: {\"id\", \"prompt\", \"image\": p|[p..], \"audio\": ..., \"weights\": {...},\n"
@@ -51,7 +53,7 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
   ArgSpec spec{{"--prompt", "--checkpoint", "--temperature", "--top-p", "--max-new-tokens",
                 "--seed", "--requests", "--out", "--batch", "--bpe"},
                {"--set", "--weight"},
-               {"--raw"}};
+               {"--raw", "--no-cache"}};
   for (const auto& m : mods) spec.multi_flags.push_back("--" + m);
   auto args = parse_args(argv, spec, kUsage);
   if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", kUsage);
@@ -80,7 +82,16 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
   auto tok = std::make_shared<const data::LlamaTokenizer>(run.config.data.tokenizer);
   std::shared_ptr<const data::ClipTokenizer> bpe;
   if (auto p = args.value("--bpe")) bpe = std::make_shared<const data::ClipTokenizer>(*p);
-  train::Generator gen(m, run.config, tok, bpe);
+  std::unique_ptr<models::VisualCache> cache;
+  std::function<at::Tensor(const at::Tensor&)> apply_cache;
+  if (run.config.model.cache.enabled && !args.has("--no-cache")) {
+    cache = std::make_unique<models::VisualCache>(run.config.model.cache, m.device);
+    spdlog::info("visual cache {}: {} vectors, K={} tau={} beta={}", run.config.model.cache.path,
+                 cache->size(), run.config.model.cache.top_k, run.config.model.cache.temperature,
+                 run.config.model.cache.beta);
+    apply_cache = [&](const at::Tensor& f) { return cache->apply(f); };
+  }
+  train::Generator gen(m, run.config, tok, bpe, apply_cache);
   int64_t batch = 8;
   if (auto v = args.value("--batch")) batch = static_cast<int64_t>(to_double("--batch", *v));
 

@@ -17,6 +17,7 @@ int cmd_train(const std::vector<std::string>& args, std::ostream& out);
 int cmd_eval(const std::vector<std::string>& args, std::ostream& out);
 int cmd_export(const std::vector<std::string>& args, std::ostream& out);
 int cmd_generate(const std::vector<std::string>& args, std::ostream& out);
+int cmd_build_cache(const std::vector<std::string>& args, std::ostream& out);
 int cmd_bench(const std::vector<std::string>& args, std::ostream& out);
 
 }  // namespace ibllm::cli

@@ -125,3 +125,34 @@ TEST_CASE("generate: bad inputs give clear errors", "[generate][integration]") {
   auto u = run_cli("generate " + ck.string() + " --prompt x --weight audio");
   CHECK(u.code == 2);
 }
+
+TEST_CASE("generate: the visual cache built from embed outputs is applied", "[generate][integration][cache]") {
+  const auto ck = trained("gen_cache");
+  auto dir = ibllm::test::scratch_dir("gen_cache_io");
+  {
+    std::ofstream list(dir / "list.txt");
+    for (int i = 10; i < 40; ++i) list << "data/samples/shapes/images/val_00" << i << ".png\n";
+  }
+  auto e = run_cli("embed configs/tiny_pretrain.yaml --modality vision --root . --input " +
+                   (dir / "list.txt").string() + " --out " + (dir / "feats.safetensors").string());
+  INFO(e.output);
+  REQUIRE(e.code == 0);
+  auto b = run_cli("build-cache --embeddings " + (dir / "feats.safetensors").string() + " --out " +
+                   (dir / "cache").string());
+  INFO(b.output);
+  REQUIRE(b.code == 0);
+  const std::string cache = " --set model.cache.enabled=true --set model.cache.path=" +
+                            (dir / "cache").string() + " --set model.cache.top_k=5";
+  auto with = run_cli("generate " + ck.string() + kGreedy +
+                      " --image data/samples/shapes/images/val_0000.png" + cache +
+                      " --set run.log_level=info");
+  INFO(with.output);
+  REQUIRE(with.code == 0);
+  CHECK(with.output.find("visual cache") != std::string::npos);
+  CHECK(with.output.find("30 vectors") != std::string::npos);
+  auto without = run_cli("generate " + ck.string() + kGreedy +
+                         " --image data/samples/shapes/images/val_0000.png" + cache +
+                         " --no-cache --set run.log_level=info");
+  REQUIRE(without.code == 0);
+  CHECK(without.output.find("visual cache") == std::string::npos);
+}
