@@ -1,4 +1,5 @@
-// run_cli (see cli_runner.h): popen of the built binary, stderr folded into stdout.
+// run_cli / run_shell (see cli_runner.h): popen from the repository root, stderr folded into
+// stdout; start_* fork + exec a shell in the background for tests that signal a run.
 #include "tests/support/cli_runner.h"
 
 #include <sys/wait.h>
@@ -10,20 +11,6 @@
 #include "tests/support/paths.h"
 
 namespace ibllm::test {
-
-CliResult run_cli(const std::string& args) {
-  std::string cmd = "cd '" + source_dir().string() + "' && '" + cli_path().string() + "' " + args +
-                    " 2>&1";
-  CliResult r;
-  std::FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
 
 CliResult run_shell(const std::string& command) {
   std::string cmd = "cd '" + source_dir().string() + "' && IBLLM_BIN='" + cli_path().string() +
@@ -39,6 +26,10 @@ CliResult run_shell(const std::string& command) {
   return r;
 }
 
+CliResult run_cli(const std::string& args) {
+  return run_shell("'" + cli_path().string() + "' " + args);
+}
+
 int start_shell(const std::string& command, const std::string& log_path) {
   const std::string cmd = "cd '" + source_dir().string() + "' && export IBLLM_BIN='" +
                           cli_path().string() + "' && exec " + command + " > '" + log_path +
@@ -52,14 +43,7 @@ int start_shell(const std::string& command, const std::string& log_path) {
 }
 
 int start_cli(const std::string& args, const std::string& log_path) {
-  const std::string cmd = "cd '" + source_dir().string() + "' && exec '" + cli_path().string() +
-                          "' " + args + " > '" + log_path + "' 2>&1";
-  const pid_t pid = ::fork();
-  if (pid == 0) {
-    ::execl("/bin/sh", "sh", "-c", cmd.c_str(), static_cast<char*>(nullptr));
-    ::_exit(127);
-  }
-  return static_cast<int>(pid);
+  return start_shell("'" + cli_path().string() + "' " + args, log_path);
 }
 
 int wait_cli(int pid) {
