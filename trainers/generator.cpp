@@ -115,7 +115,20 @@ void Generator::run_batch(const std::vector<GenerateRequest>& reqs, const std::v
   sampling.eos_id = tok_->eos_id();
   const auto t0 = Clock::now();
   try {
-    auto g = models::generate(*m_.model->llama, prompts, adapters, sampling);
+    models::TokenCallback on_token;
+    std::vector<int64_t> so_far;
+    std::string shown;
+    if (stream_ && ok.size() == 1)
+      on_token = [&](int64_t, int64_t t) {
+        so_far.push_back(t);
+        // Decode the whole prefix and print what is new (byte pieces complete later).
+        const std::string text = tok_->decode(so_far);
+        if (text.size() > shown.size() && text.compare(0, shown.size(), shown) == 0) {
+          stream_(text.substr(shown.size()));
+          shown = text;
+        }
+      };
+    auto g = models::generate(*m_.model->llama, prompts, adapters, sampling, on_token);
     const double ms = ms_since(t0);
     for (size_t k = 0; k < ok.size(); ++k) {
       auto& res = out[ok[k]];

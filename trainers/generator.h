@@ -59,6 +59,8 @@ class Generator {
   // Results in request order; `batch_size` requests per decode batch at most.
   std::vector<GenerateResult> run(const std::vector<GenerateRequest>& requests,
                                   int64_t batch_size = 8);
+  // Streams the answer text of single-request batches as it is generated (new text per call).
+  void set_stream(std::function<void(const std::string& delta)> stream) { stream_ = std::move(stream); }
   // The mixed conditioning vector (1, D) of one request, or undefined without inputs. Throws.
   at::Tensor condition(const GenerateRequest& r);
 
@@ -72,6 +74,7 @@ class Generator {
   std::shared_ptr<const data::ClipTokenizer> bpe_;
   std::function<at::Tensor(const at::Tensor&)> cache_;
   std::map<std::string, ModalityDecoder> decoders_;
+  std::function<void(const std::string&)> stream_;
 };
 
 // One request from a JSON object: {"id", "prompt", "raw", "image"|"video"|"audio"|"point"|"depth"|

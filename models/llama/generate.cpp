@@ -46,7 +46,8 @@ at::Tensor sample_next(const at::Tensor& logits, double temperature, double top_
 }
 
 GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_t>>& prompts,
-                          const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg) {
+                          const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg,
+                          const TokenCallback& on_token) {
   if (prompts.empty()) throw ModelError("generate: no prompts given");
   if (cfg.max_gen_len < 1) throw ModelError("generate: max_gen_len must be >= 1");
   const int64_t B = static_cast<int64_t>(prompts.size());
@@ -93,6 +94,7 @@ GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_
         res.stopped_at_eos[b] = true;
       } else {
         res.tokens[b].push_back(nx[b]);
+        if (on_token) on_token(b, nx[b]);
         if (static_cast<int64_t>(res.tokens[b].size()) >= total - P) done[b] = true;
       }
       all_done = all_done && done[b];

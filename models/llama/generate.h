@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include <ATen/ATen.h>
@@ -28,8 +29,12 @@ at::Tensor top_p_filter(const at::Tensor& probs, double top_p);
 at::Tensor sample_next(const at::Tensor& logits, double temperature, double top_p,
                        std::vector<at::Generator>& generators);
 
+// Called for every generated token (not EOS) as soon as it is sampled: (sequence index, id).
+using TokenCallback = std::function<void(int64_t sequence, int64_t token)>;
+
 // prompts: token ids (with BOS) per sequence; adapters: empty or one (B|1,L,D) per layer.
 GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_t>>& prompts,
-                          const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg);
+                          const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg,
+                          const TokenCallback& on_token = {});
 
 }  // namespace ibllm::models

@@ -3,7 +3,11 @@
 // [--temperature t] [--top-p p] [--max-new-tokens n] [--seed s] [--raw] [--checkpoint p]`
 // answers one prompt (stdout: the answer); `--requests in.jsonl --out out.jsonl [--batch N]`
 // answers a file of requests in batches, writing one result (or error) record per input line.
+#include <unistd.h>
+
+#include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <memory>
 
 #include <nlohmann/json.hpp>
@@ -107,12 +111,22 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
       if (eq == std::string::npos) throw UsageError("--weight needs modality=w, got '" + w + "'", kUsage);
       r.weights[w.substr(0, eq)] = to_double("--weight", w.substr(eq + 1));
     }
+    // On a terminal the answer appears token by token; in pipes and logs it is printed whole.
+    const bool tty = ::isatty(::fileno(stdout)) && &out == &std::cout;
+    std::string streamed;
+    if (tty)
+      gen.set_stream([&](const std::string& delta) {
+        streamed += delta;
+        out << delta << std::flush;
+      });
     auto res = gen.run({r}, 1).at(0);
     if (!res.error.empty()) throw Error("generate", res.error);
+    // (a terminal already shows the streamed part; print whatever the stream held back)
+    out << (tty ? res.text.substr(std::min(streamed.size(), res.text.size())) : res.text)
+        << std::endl;
     spdlog::info("{} tokens{}, encode {:.0f} ms, decode {:.0f} ms ({:.1f} tokens/s)",
                  res.tokens.size(), res.stopped_at_eos ? " (eos)" : "", res.encode_ms,
                  res.decode_ms, res.tokens.size() / std::max(res.decode_ms / 1e3, 1e-9));
-    out << res.text << "\n";
     return 0;
   }
 

@@ -2,6 +2,8 @@
 // point, random but seeded): greedy answers pinned per modality and for a weighted mix (regression
 // pins of this implementation), the injection changes the answer, file mode batched == one by
 // one with error records for bad lines, and clear errors for bad inputs.
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -155,4 +157,21 @@ TEST_CASE("generate: the visual cache built from embed outputs is applied", "[ge
                          " --no-cache --set run.log_level=info");
   REQUIRE(without.code == 0);
   CHECK(without.output.find("visual cache") == std::string::npos);
+}
+
+TEST_CASE("generate: on a terminal the answer streams and ends identical", "[generate][integration]") {
+  if (std::system("command -v script > /dev/null 2>&1") != 0) IBLLM_SKIP("util-linux `script` missing");
+  const auto ck = trained("gen_tty");
+  const std::string cmd = "'" + ibllm::test::cli_path().string() + "' generate " + ck.string() +
+                          kGreedy + " --image data/samples/shapes/images/val_0000.png" +
+                          " --set run.log_level=warn";
+  auto piped = run_cli(cmd.substr(cmd.find("' ") + 2));
+  REQUIRE(piped.code == 0);
+  // `script` gives the child a pseudo-terminal as stdout.
+  auto tty = ibllm::test::run_shell("script -qec \"" + cmd + "\" /dev/null");
+  INFO(tty.output);
+  REQUIRE(tty.code == 0);
+  std::string text = tty.output;
+  text.erase(std::remove(text.begin(), text.end(), '\r'), text.end());
+  CHECK(last_line(text) == last_line(piped.output));
 }
