@@ -80,6 +80,17 @@ TEST_CASE("ddp: 2 ranks x batch B equal 1 rank x batch 2B", "[ddp][integration]"
   }
 }
 
+TEST_CASE("ddp: 3 ranks x batch 2 equal 1 rank x batch 6", "[ddp][integration]") {
+  auto out = ibllm::test::scratch_dir("ddp_three");
+  auto one = run_cli(args(out / "one", 5, 6, 1));
+  INFO(one.output);
+  REQUIRE(one.code == 0);
+  auto three = run_shell("launch/local.sh 3 " + args(out / "three", 5, 2, 1));
+  INFO(three.output);
+  REQUIRE(three.code == 0);
+  check_close(out / "one" / "tiny_pretrain", out / "three" / "tiny_pretrain", 5, 1e-5);
+}
+
 TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank continues", "[ddp][integration][resume]") {
   auto out = ibllm::test::scratch_dir("ddp_resume");
   auto full = run_shell("launch/local.sh 2 " + args(out / "a", 12, 4, 1));
