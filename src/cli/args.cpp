@@ -75,4 +75,38 @@ Args parse_args(const std::vector<std::string>& argv, const ArgSpec& spec, const
   return a;
 }
 
+int64_t parse_int(const std::string& what, const std::string& text, int64_t min,
+                  const std::string& usage) {
+  try {
+    size_t used = 0;
+    const long long x = std::stoll(text, &used);
+    if (used == text.size() && x >= min) return x;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(what + " expects an integer >= " + std::to_string(min) + ", got '" + text + "'",
+                   usage);
+}
+
+double parse_number(const std::string& what, const std::string& text, const std::string& usage) {
+  try {
+    size_t used = 0;
+    const double x = std::stod(text, &used);
+    if (used == text.size()) return x;
+  } catch (const std::exception&) {
+  }
+  throw UsageError(what + " expects a number, got '" + text + "'", usage);
+}
+
+int64_t int_flag(const Args& a, const std::string& flag, int64_t fallback, int64_t min,
+                 const std::string& usage) {
+  auto v = a.value(flag);
+  return v ? parse_int(flag, *v, min, usage) : fallback;
+}
+
+double number_flag(const Args& a, const std::string& flag, double fallback,
+                   const std::string& usage) {
+  auto v = a.value(flag);
+  return v ? parse_number(flag, *v, usage) : fallback;
+}
+
 }  // namespace ibllm::cli

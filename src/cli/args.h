@@ -2,6 +2,7 @@
 // `--flag value` options and boolean switches. Unknown flags are usage errors (exit 2).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -28,5 +29,16 @@ struct Args {
 
 // Throws UsageError naming the offending argument; `usage` is appended as the hint.
 Args parse_args(const std::vector<std::string>& argv, const ArgSpec& spec, const std::string& usage);
+
+// Numbers given on the command line: the whole text must parse, else a UsageError
+// ("--batch expects an integer >= 1, got 'x'"). `what` names the flag (or list item) in it.
+int64_t parse_int(const std::string& what, const std::string& text, int64_t min,
+                  const std::string& usage);
+double parse_number(const std::string& what, const std::string& text, const std::string& usage);
+// The same for a flag's value; `fallback` when the flag is absent.
+int64_t int_flag(const Args& a, const std::string& flag, int64_t fallback, int64_t min,
+                 const std::string& usage);
+double number_flag(const Args& a, const std::string& flag, double fallback,
+                   const std::string& usage);
 
 }  // namespace ibllm::cli

@@ -21,14 +21,7 @@ int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
   std::vector<int64_t> sizes{0};
   if (auto v = args.value("--batch-sizes")) {
     sizes.clear();
-    for (const auto& s : core::split(*v, ',')) {
-      try {
-        sizes.push_back(std::stoll(s));
-      } catch (const std::exception&) {
-        throw UsageError("--batch-sizes: '" + s + "' is not an integer", usage);
-      }
-      if (sizes.back() < 1) throw UsageError("--batch-sizes: sizes must be >= 1", usage);
-    }
+    for (const auto& s : core::split(*v, ',')) sizes.push_back(parse_int("--batch-sizes", s, 1, usage));
   }
   for (int64_t b : sizes) {
     if (args.has("--decode"))

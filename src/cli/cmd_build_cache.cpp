@@ -50,15 +50,7 @@ int cmd_build_cache(const std::vector<std::string>& argv, std::ostream& out) {
   if (!args.value("--out")) throw UsageError("missing --out", kUsage);
   models::CacheBuildOptions options;
   options.skip_zero_image = !args.has("--keep-zero-image");
-  if (auto v = args.value("--chunk-rows")) {
-    try {
-      size_t used = 0;
-      options.chunk_rows = std::stoll(*v, &used);
-      if (used != v->size() || options.chunk_rows < 1) throw std::invalid_argument("range");
-    } catch (const std::exception&) {
-      throw UsageError("--chunk-rows expects an integer >= 1, got '" + *v + "'", kUsage);
-    }
-  }
+  options.chunk_rows = int_flag(args, "--chunk-rows", options.chunk_rows, 1, kUsage);
 
   const auto t0 = std::chrono::steady_clock::now();
   const std::string dir = *args.value("--out");

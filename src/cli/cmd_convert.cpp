@@ -24,25 +24,13 @@ int cmd_convert(const std::vector<std::string>& argv, std::ostream& out) {
               {"--rename-llma"}},
       usage);
   if (args.positionals.size() != 2) throw UsageError("expected <in> and <out.safetensors>", usage);
-  auto as_int = [&](const std::string& flag) -> int64_t {
-    auto v = args.value(flag);
-    if (!v) return 0;
-    try {
-      size_t used = 0;
-      long long n = std::stoll(*v, &used);
-      if (used != v->size() || n <= 0) throw std::invalid_argument("bad");
-      return n;
-    } catch (const std::exception&) {
-      throw UsageError(flag + " expects a positive integer, got '" + *v + "'", usage);
-    }
-  };
   io::ConvertOptions opt;
   if (auto d = args.value("--dtype")) opt.dtype = io::parse_dtype_name(*d);
   if (auto m = args.value("--map")) opt.map = io::parse_key_map(*m);
   opt.select = args.all("--select");
   opt.under = args.value("--under").value_or("");
-  opt.llama.n_heads = as_int("--heads");
-  opt.llama.n_kv_heads = as_int("--kv-heads");
+  opt.llama.n_heads = int_flag(args, "--heads", 0, 1, usage);
+  opt.llama.n_kv_heads = int_flag(args, "--kv-heads", 0, 1, usage);
   opt.llama.meta_prefix = args.value("--meta-prefix").value_or("");
   opt.rename_llma = args.has("--rename-llma");
   core::ProgressBar bar(1000);  // permille of tensors done

@@ -183,20 +183,6 @@ DecodedBatch decode_batch(const std::vector<Item>& items, size_t begin, size_t e
   return b;
 }
 
-int64_t flag_int(const Args& a, const std::string& flag, int64_t fallback, int64_t min) {
-  auto v = a.value(flag);
-  if (!v) return fallback;
-  try {
-    size_t used = 0;
-    int64_t x = std::stoll(*v, &used);
-    if (used != v->size() || x < min) throw std::invalid_argument("range");
-    return x;
-  } catch (const std::exception&) {
-    throw UsageError(flag + " expects an integer >= " + std::to_string(min) + ", got '" + *v + "'",
-                     kUsage);
-  }
-}
-
 }  // namespace
 
 int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
@@ -229,9 +215,9 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
   // Without weights the whole configured model is built, so the random-init numbers are exactly
   // those the configured model computes online (the init draws depend on which towers exist).
   if (args.value("--weights")) ib.modalities = {tower};
-  const int64_t batch = flag_int(args, "--batch", cfg.data.batch_size, 1);
+  const int64_t batch = int_flag(args, "--batch", cfg.data.batch_size, 1, kUsage);
   const int workers =
-      static_cast<int>(flag_int(args, "--workers", std::max(cfg.data.num_workers, 1), 1));
+      static_cast<int>(int_flag(args, "--workers", std::max(cfg.data.num_workers, 1), 1, kUsage));
   if (cfg.run.threads > 0) at::set_num_threads(cfg.run.threads);
 
   std::shared_ptr<const data::ClipTokenizer> bpe;

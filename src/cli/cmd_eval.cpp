@@ -26,14 +26,7 @@ int cmd_eval(const std::vector<std::string>& argv, std::ostream& out) {
   if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", usage);
   auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
                       args.all("--set"), train::Checks::kResources);
-  int64_t max_batches = 0;
-  if (auto v = args.value("--max-batches")) {
-    try {
-      max_batches = std::stoll(*v);
-    } catch (const std::exception&) {
-      throw UsageError("--max-batches needs an integer, got '" + *v + "'", usage);
-    }
-  }
+  const int64_t max_batches = int_flag(args, "--max-batches", 0, 0, usage);
   auto m = train::build_model(run.config);
   if (!run.checkpoint.empty())
     spdlog::info("weights: {}", train::load_trained_weights(m, run.checkpoint,

@@ -39,16 +39,6 @@ const char* kUsage =
     "  request lines: {\"id\", \"prompt\", \"image\": p|[p..], \"audio\": ..., \"weights\": {...},\n"
     "                  \"temperature\", \"top_p\", \"max_new_tokens\", \"seed\", \"raw\"}";
 
-double to_double(const std::string& flag, const std::string& v) {
-  try {
-    size_t n = 0;
-    double d = std::stod(v, &n);
-    if (n == v.size()) return d;
-  } catch (const std::exception&) {
-  }
-  throw UsageError(flag + " needs a number, got '" + v + "'", kUsage);
-}
-
 }  // namespace
 
 int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
@@ -69,11 +59,11 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
                       args.all("--set"), train::Checks::kSyntax);
 
   models::GenerationConfig defaults = run.config.generation;
-  if (auto v = args.value("--temperature")) defaults.temperature = to_double("--temperature", *v);
-  if (auto v = args.value("--top-p")) defaults.top_p = to_double("--top-p", *v);
-  if (auto v = args.value("--max-new-tokens"))
-    defaults.max_gen_len = static_cast<int>(to_double("--max-new-tokens", *v));
-  if (auto v = args.value("--seed")) defaults.seed = static_cast<int64_t>(to_double("--seed", *v));
+  defaults.temperature = number_flag(args, "--temperature", defaults.temperature, kUsage);
+  defaults.top_p = number_flag(args, "--top-p", defaults.top_p, kUsage);
+  defaults.max_gen_len =
+      static_cast<int>(int_flag(args, "--max-new-tokens", defaults.max_gen_len, 1, kUsage));
+  defaults.seed = int_flag(args, "--seed", defaults.seed, 0, kUsage);
   if (defaults.temperature < 0 || defaults.top_p <= 0 || defaults.top_p > 1 ||
       defaults.max_gen_len < 1)
     throw UsageError("sampling options out of range (temperature >= 0, 0 < top-p <= 1, "
@@ -96,8 +86,7 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
     apply_cache = [&](const at::Tensor& f) { return cache->apply(f); };
   }
   train::Generator gen(m, run.config, tok, bpe, apply_cache);
-  int64_t batch = 8;
-  if (auto v = args.value("--batch")) batch = static_cast<int64_t>(to_double("--batch", *v));
+  const int64_t batch = int_flag(args, "--batch", 8, 1, kUsage);
 
   if (!file_mode) {
     train::GenerateRequest r;
@@ -109,7 +98,7 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
     for (const auto& w : args.all("--weight")) {
       auto eq = w.find('=');
       if (eq == std::string::npos) throw UsageError("--weight needs modality=w, got '" + w + "'", kUsage);
-      r.weights[w.substr(0, eq)] = to_double("--weight", w.substr(eq + 1));
+      r.weights[w.substr(0, eq)] = parse_number("--weight " + w.substr(0, eq), w.substr(eq + 1), kUsage);
     }
     // On a terminal the answer appears token by token; in pipes and logs it is printed whole.
     const bool tty = ::isatty(::fileno(stdout)) && &out == &std::cout;
