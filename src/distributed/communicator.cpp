@@ -36,6 +36,15 @@ double Communicator::sum(double v) {
   return t[0].item<double>();
 }
 
+std::vector<double> Communicator::sum(std::vector<double> v) {
+  if (v.empty() || world_size() == 1) return v;
+  std::vector<at::Tensor> t{at::tensor(v, at::TensorOptions(at::kDouble)).to(device())};
+  all_reduce_sum(t);
+  auto h = t[0].to(at::kCPU).contiguous();
+  std::copy(h.data_ptr<double>(), h.data_ptr<double>() + h.numel(), v.begin());
+  return v;
+}
+
 double Communicator::max(double v) {
   std::vector<at::Tensor> t{at::full({1}, v, at::TensorOptions(at::kDouble).device(device()))};
   all_reduce_max(t);

@@ -41,6 +41,8 @@ class Communicator {
   int64_t sum(int v) { return sum(static_cast<int64_t>(v)); }  // sum(1) is not ambiguous
   double sum(double v);
   double max(double v);
+  // Element-wise sum of host values over ranks, in one collective.
+  std::vector<double> sum(std::vector<double> v);
 };
 
 // A single process: every collective is the identity.

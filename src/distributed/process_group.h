@@ -1,7 +1,7 @@
 // Internal: the seam between our common c10d code and the LibTorch flavour. In 1.13 the Gloo/NCCL
 // classes derive from c10d::ProcessGroup; in 2.x from c10d::Backend (ProcessGroup wraps backends).
 // Both bases expose the same allreduce/broadcast/allgather/barrier, so the common code holds a
-// ProcessGroupPtr and only pg_torch1.cpp / pg_torch2.cpp (one compiled per flavour) construct it.
+// ProcessGroupPtr and only process_group.cpp constructs it (one source for both flavours).
 #pragma once
 
 #include <chrono>
@@ -52,7 +52,7 @@ struct GroupSpec {
   std::string master_addr;  // picks Gloo's network interface (loopback for a local job)
 };
 
-// Flavour-specific (pg_torch1.cpp / pg_torch2.cpp). Throw NotBuiltError when compiled out.
+// In process_group.cpp. Throw NotBuiltError when compiled out.
 ProcessGroupPtr make_gloo_group(const GroupSpec& spec);
 ProcessGroupPtr make_nccl_group(const GroupSpec& spec);
 
