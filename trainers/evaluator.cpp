@@ -3,7 +3,6 @@
 
 #include <cmath>
 
-#include <ATen/ATen.h>
 
 #include "data/dataset.h"
 #include "data/loader.h"
@@ -60,19 +59,13 @@ EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
   model.train(was_training);
   r.skipped = loader.stats().skipped;
   if (comm && comm->world_size() > 1) {
-    std::vector<at::Tensor> t{at::tensor({sum, static_cast<double>(r.tokens),
-                                          static_cast<double>(r.samples),
-                                          static_cast<double>(r.batches),
-                                          static_cast<double>(r.skipped)},
-                                         at::TensorOptions().dtype(at::kDouble))
-                                  .to(comm->device())};
-    comm->all_reduce_sum(t);
-    auto v = t[0].to(at::kCPU);
-    sum = v[0].item<double>();
-    r.tokens = static_cast<int64_t>(v[1].item<double>());
-    r.samples = static_cast<int64_t>(v[2].item<double>());
-    r.batches = static_cast<int64_t>(v[3].item<double>());
-    r.skipped = static_cast<int64_t>(v[4].item<double>());
+    auto v = comm->sum({sum, static_cast<double>(r.tokens), static_cast<double>(r.samples),
+                        static_cast<double>(r.batches), static_cast<double>(r.skipped)});
+    sum = v[0];
+    r.tokens = static_cast<int64_t>(v[1]);
+    r.samples = static_cast<int64_t>(v[2]);
+    r.batches = static_cast<int64_t>(v[3]);
+    r.skipped = static_cast<int64_t>(v[4]);
   }
   r.loss = r.tokens > 0 ? sum / static_cast<double>(r.tokens) : 0.0;
   r.ppl = std::exp(r.loss);

@@ -9,6 +9,7 @@
 
 #include "models/imagebind_llm_weights.h"
 #include "src/core/error.h"
+#include "src/io/state_dict.h"
 #include "trainers/device_stats.h"
 #include "trainers/flops.h"
 
@@ -39,6 +40,21 @@ BuiltModel build_model(const RunConfig& c, bool force_random_base, int64_t local
   return b;
 }
 
+void load_trainable_tensors(BuiltModel& m, const std::map<std::string, at::Tensor>& tensors,
+                            const std::string& what) {
+  // Exactly the trainable set: every other parameter or buffer may (must) be absent.
+  const std::set<std::string> trainable(m.trainable.names.begin(), m.trainable.names.end());
+  io::StateDictOptions o;
+  for (const auto& kv : io::module_state(*m.model))
+    if (!trainable.count(kv.first)) o.ignore_missing.push_back(kv.first);
+  try {
+    io::load_state_dict(*m.model, tensors, o);
+  } catch (const CheckpointError& e) {
+    throw CheckpointError(what + ": does not match the model built from this config\n" + e.what(),
+                          "use the config the checkpoint was trained with (its config.yaml)");
+  }
+}
+
 std::string load_trained_weights(BuiltModel& m, const std::string& path,
                                  const std::vector<std::string>& allow_missing) {
   namespace fs = std::filesystem;
@@ -48,25 +64,7 @@ std::string load_trained_weights(BuiltModel& m, const std::string& path,
     models::check_base_identity(*m.model->llama, path);
     return path + ": " + std::to_string(r.loaded.size()) + " tensors";
   }
-  // A training checkpoint holds exactly the trainable set it was trained with.
-  std::vector<std::string> problems;
-  auto state = m.model->named_parameters(true);
-  for (const auto& [k, v] : tensors) {
-    auto* p = state.find(k);
-    if (!p) problems.push_back("unexpected " + k);
-    else if (p->sizes() != v.sizes()) problems.push_back("shape of " + k);
-  }
-  for (const auto& n : m.trainable.names)
-    if (!tensors.count(n)) problems.push_back("missing " + n);
-  if (!problems.empty()) {
-    std::string list;
-    for (size_t i = 0; i < problems.size() && i < 20; ++i) list += "\n  " + problems[i];
-    throw CheckpointError(path + ": does not match the model built from this config (" +
-                              std::to_string(problems.size()) + " problems):" + list,
-                          "use the config the checkpoint was trained with (its config.yaml)");
-  }
-  at::NoGradGuard guard;
-  for (const auto& [k, v] : tensors) state.find(k)->copy_(v);
+  load_trainable_tensors(m, tensors, path);
   return path + ": " + std::to_string(tensors.size()) + " trained tensors";
 }
 

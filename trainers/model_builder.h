@@ -3,6 +3,7 @@
 // record so a resume on a different model fails loudly.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,10 @@ struct BuiltModel {
 // weight files.
 BuiltModel build_model(const RunConfig& c, bool force_random_base = false, int64_t local_rank = 0);
 
+// Loads exactly the trainable tensors (a training checkpoint's model.safetensors): every trainable
+// parameter must be present with its shape, nothing else may be; the full report otherwise.
+void load_trainable_tensors(BuiltModel& m, const std::map<std::string, at::Tensor>& tensors,
+                            const std::string& what);
 // Loads trained weights onto a built model: an ibllm checkpoint directory (its trainable tensors;
 // every one must exist in the model with its shape, and every trainable parameter must be there)
 // or an ImageBind-LLM weights file (7B.pth, an export: delta keys, strict, model.init.allow_missing

@@ -28,7 +28,6 @@ void StepLogger::add(const StepStats& s, double step_seconds, double wait_second
     loss_plain_ += s.loss;
     ++finite_;
   }
-  if (!s.applied) ++not_applied_;
   ++steps_;
   samples_ += s.samples;
   seen_ += s.tokens_seen;
@@ -50,9 +49,7 @@ void StepLogger::emit(int64_t step, int64_t epoch, double lr, int64_t skipped_sa
     skipped_samples = static_cast<int64_t>(v[2]);
   }
   if (!o_.writer) {
-    loss_tokens_ = tokens_ = loss_plain_ = 0.0;
-    steps_ = samples_ = seen_ = not_applied_ = finite_ = 0;
-    seconds_ = wait_ = 0.0;
+    reset_interval();
     return;
   }
   const double loss = tokens_ > 0 ? loss_tokens_ / tokens_
@@ -108,8 +105,12 @@ void StepLogger::emit(int64_t step, int64_t epoch, double lr, int64_t skipped_sa
                  step, o_.total_steps, loss, lr, grad_norm_, tok_s, step_ms, mfu_text,
                  1e3 * wait_ / static_cast<double>(steps_), eta);
   }
+  reset_interval();
+}
+
+void StepLogger::reset_interval() {
   loss_tokens_ = tokens_ = loss_plain_ = 0.0;
-  steps_ = samples_ = seen_ = not_applied_ = finite_ = 0;
+  steps_ = samples_ = seen_ = finite_ = 0;
   seconds_ = wait_ = 0.0;
 }
 

@@ -47,12 +47,14 @@ class StepLogger {
   void finish();
 
  private:
+  void reset_interval();
+
   StepLoggerOptions o_;
   std::unique_ptr<core::MetricsWriter> metrics_;
   std::unique_ptr<core::TensorBoardWriter> tb_;
   std::unique_ptr<core::ProgressBar> bar_;
   double loss_tokens_ = 0.0, tokens_ = 0.0, loss_plain_ = 0.0;
-  int64_t steps_ = 0, samples_ = 0, seen_ = 0, not_applied_ = 0, finite_ = 0;
+  int64_t steps_ = 0, samples_ = 0, seen_ = 0, finite_ = 0;
   double seconds_ = 0.0, wait_ = 0.0, grad_norm_ = 0.0;
   double total_seconds_ = 0.0;
   int64_t total_logged_steps_ = 0;

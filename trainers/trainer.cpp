@@ -6,7 +6,6 @@
 #include <csignal>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -17,6 +16,7 @@
 #include "data/tokenizer.h"
 #include "src/checkpoint/checkpoint_store.h"
 #include "src/checkpoint/compatibility.h"
+#include "src/checkpoint/durable_file.h"
 #include "src/checkpoint/resume.h"
 #include "src/checkpoint/rng_state.h"
 #include "src/checkpoint/stop_signal.h"
@@ -42,16 +42,6 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
-}
-
-void write_text_atomic(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    f << text;
-    if (!f) throw IoError("cannot write " + tmp.string());
-  }
-  fs::rename(tmp, path);
 }
 
 std::string count(int64_t n) {
@@ -90,7 +80,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   const fs::path run_dir = fs::path(c.run.output_dir) / c.run.name;
   if (writer) {
     fs::create_directories(run_dir);
-    write_text_atomic(run_dir / "config.resolved.yaml", resolved_yaml);
+    checkpoint::replace_file_atomically(run_dir / "config.resolved.yaml", resolved_yaml);
   }
   comm->barrier();
   result.run_dir = run_dir.string();
@@ -178,20 +168,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
                                 std::to_string(global_batch),
                             "keep data.batch_size x trainer.grad_accum x ranks unchanged to "
                             "resume, or set checkpoint.resume: never");
-    {
-      at::NoGradGuard guard;
-      std::vector<std::string> problems;
-      for (auto& p : params) {
-        auto it = ck.model.find(p.name);
-        if (it == ck.model.end()) problems.push_back("missing " + p.name);
-        else if (it->second.sizes() != p.param.sizes()) problems.push_back("shape " + p.name);
-        else p.param.copy_(it->second);
-      }
-      if (ck.model.size() != params.size() || !problems.empty())
-        throw CheckpointError(from->string() + ": trainable tensors do not match this model (" +
-                              std::to_string(problems.size()) + " problems, e.g. " +
-                              (problems.empty() ? "extra tensors" : problems[0]) + ")");
-    }
+    load_trainable_tensors(bm, ck.model, from->string());
     optimizer.load_state_dict(ck.optimizer);
     pos.step = ck.state.at("step").get<int64_t>();
     pos.epoch = ck.state.at("epoch").get<int64_t>();
@@ -228,14 +205,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   so.writer = writer;
   so.world_size = world;
   so.reference_loss = c.trainer.loss_norm == "reference";
-  if (world > 1)
-    so.sum_over_ranks = [&](std::vector<double> v) {
-      std::vector<at::Tensor> t{at::tensor(v, at::TensorOptions().dtype(at::kDouble)).to(comm->device())};
-      comm->all_reduce_sum(t);
-      auto h = t[0].to(at::kCPU);
-      for (size_t i = 0; i < v.size(); ++i) v[i] = h[static_cast<int64_t>(i)].item<double>();
-      return v;
-    };
+  if (world > 1) so.sum_over_ranks = [&](std::vector<double> v) { return comm->sum(std::move(v)); };
   StepLogger log(so);
   if (pos.step > 0) log.record("resume", pos.step, {{"epoch", pos.epoch}, {"cursor", pos.cursor}});
 
