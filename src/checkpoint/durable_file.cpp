@@ -73,10 +73,13 @@ void replace_file_atomically(const std::filesystem::path& path, const std::strin
   fsync_path(path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path());
 }
 
-std::string read_file(const std::filesystem::path& path) {
+namespace {
+
+// Reads the whole file in `chunk`-byte pieces, handing each to `use` (EINTR retried).
+template <typename Use>
+void read_chunks(const std::filesystem::path& path, size_t chunk, Use use) {
   const int fd = open_or_throw(path, O_RDONLY, "cannot open");
-  std::string out;
-  std::vector<char> buf(1 << 16);
+  std::vector<char> buf(chunk);
   for (;;) {
     const ssize_t r = ::read(fd, buf.data(), buf.size());
     if (r < 0 && errno == EINTR) continue;
@@ -86,29 +89,25 @@ std::string read_file(const std::filesystem::path& path) {
       fail(path, "read failed", err);
     }
     if (r == 0) break;
-    out.append(buf.data(), static_cast<size_t>(r));
+    use(buf.data(), static_cast<size_t>(r));
   }
   ::close(fd);
+}
+
+}  // namespace
+
+std::string read_file(const std::filesystem::path& path) {
+  std::string out;
+  read_chunks(path, size_t{1} << 16, [&](const char* p, size_t n) { out.append(p, n); });
   return out;
 }
 
 FileDigest digest_file(const std::filesystem::path& path) {
-  const int fd = open_or_throw(path, O_RDONLY, "cannot open");
   FileDigest d;
-  std::vector<unsigned char> buf(1 << 20);
-  for (;;) {
-    const ssize_t r = ::read(fd, buf.data(), buf.size());
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      const int err = errno;
-      ::close(fd);
-      fail(path, "read failed", err);
-    }
-    if (r == 0) break;
-    d.crc32c = core::crc32c(buf.data(), static_cast<size_t>(r), d.crc32c);
-    d.bytes += static_cast<uint64_t>(r);
-  }
-  ::close(fd);
+  read_chunks(path, size_t{1} << 20, [&](const char* p, size_t n) {
+    d.crc32c = core::crc32c(p, n, d.crc32c);
+    d.bytes += static_cast<uint64_t>(n);
+  });
   return d;
 }
 
