@@ -16,6 +16,7 @@
 #include "tests/support/catch.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"
+#include "tests/support/run_outputs.h"
 
 namespace {
 
@@ -32,27 +33,18 @@ std::string args(const fs::path& out, int64_t steps, int64_t batch, int64_t accu
          " --set checkpoint.every_steps=1 --set checkpoint.keep_last=20 --set dist.timeout_s=60";
 }
 
-std::map<int64_t, double> losses(const fs::path& run_dir) {
-  std::map<int64_t, double> out;
-  for (const auto& r : ibllm::core::read_metrics((run_dir / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") out[r.at("step").get<int64_t>()] = r.at("loss").get<double>();
-  return out;
-}
-
-std::map<std::string, at::Tensor> weights(const fs::path& run_dir, int64_t step) {
-  return ibllm::io::read_safetensors(
-      (run_dir / "checkpoints" / ("step_" + std::to_string(step)) / "model.safetensors").string());
-}
+using ibllm::test::checkpoint_weights;
+using ibllm::test::train_losses;
 
 void check_close(const fs::path& a, const fs::path& b, int64_t steps, double rtol) {
-  auto la = losses(a), lb = losses(b);
+  auto la = train_losses(a), lb = train_losses(b);
   REQUIRE(la.size() == static_cast<size_t>(steps));
   REQUIRE(lb.size() == static_cast<size_t>(steps));
   for (int64_t s = 1; s <= steps; ++s) {
     INFO("step " << s << ": " << la.at(s) << " vs " << lb.at(s));
     CHECK(std::abs(la.at(s) - lb.at(s)) <= rtol * std::abs(la.at(s)));
   }
-  auto wa = weights(a, steps), wb = weights(b, steps);
+  auto wa = checkpoint_weights(a, steps), wb = checkpoint_weights(b, steps);
   REQUIRE(wa.size() == wb.size());
   for (const auto& [k, v] : wa) {
     INFO(k << " max diff " << (v - wb.at(k)).abs().max().item<double>());
@@ -103,7 +95,7 @@ TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank
                                            (out / "b.log").string());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(b / "metrics.jsonl") && losses(b).size() >= 3) break;
+    if (fs::exists(b / "metrics.jsonl") && train_losses(b).size() >= 3) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ::kill(pid, SIGTERM);
@@ -112,10 +104,10 @@ TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank
   auto resumed = run_shell("launch/local.sh 2 " + args(out / "b", 12, 4, 1));
   INFO(resumed.output);
   REQUIRE(resumed.code == 0);
-  auto la = losses(out / "a" / "tiny_pretrain"), lb = losses(b);
+  auto la = train_losses(out / "a" / "tiny_pretrain"), lb = train_losses(b);
   REQUIRE(lb.size() == 12);
   for (int64_t s = 1; s <= 12; ++s) CHECK(la.at(s) == lb.at(s));
-  auto wa = weights(out / "a" / "tiny_pretrain", 12), wb = weights(b, 12);
+  auto wa = checkpoint_weights(out / "a" / "tiny_pretrain", 12), wb = checkpoint_weights(b, 12);
   for (const auto& [k, v] : wa) CHECK(at::equal(v, wb.at(k)));
 
   // The same global batch on one rank: resume the 2-rank step-6 checkpoint and finish.
@@ -124,7 +116,7 @@ TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank
                      (out / "a" / "tiny_pretrain" / "checkpoints" / "step_6").string());
   INFO(one.output);
   REQUIRE(one.code == 0);
-  auto lc = losses(c);
+  auto lc = train_losses(c);
   for (int64_t s = 7; s <= 12; ++s) {
     INFO("step " << s);
     CHECK(std::abs(lc.at(s) - la.at(s)) <= 1e-5 * std::abs(la.at(s)));

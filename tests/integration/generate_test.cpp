@@ -31,12 +31,7 @@ fs::path trained(const std::string& name) {
   return out / "tiny_pretrain" / "checkpoints" / "step_6";
 }
 
-std::string last_line(const std::string& s) {
-  auto end = s.find_last_not_of('\n');
-  auto start = s.rfind('\n', end);
-  return s.substr(start == std::string::npos ? 0 : start + 1,
-                  end - (start == std::string::npos ? 0 : start + 1) + 1);
-}
+using ibllm::test::last_line;
 
 const char* kGreedy = " --prompt 'Generate caption of this image' --temperature 0 --max-new-tokens 8";
 

@@ -20,6 +20,7 @@
 #include "tests/support/catch.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"
+#include "tests/support/run_outputs.h"
 
 namespace {
 
@@ -34,24 +35,11 @@ std::string common(const fs::path& out, int64_t steps) {
          " --set trainer.progress_bar=false --set run.log_level=warn";
 }
 
-// Last record per step (a resumed run re-logs the steps after its checkpoint).
-std::map<int64_t, double> losses(const fs::path& run_dir) {
-  std::map<int64_t, double> out;
-  for (const auto& r : ibllm::core::read_metrics((run_dir / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") out[r.at("step").get<int64_t>()] = r.at("loss").get<double>();
-  return out;
-}
-
-std::map<std::string, at::Tensor> final_weights(const fs::path& run_dir, int64_t step) {
-  return ibllm::io::read_safetensors(
-      (run_dir / "checkpoints" / ("step_" + std::to_string(step)) / "model.safetensors").string());
-}
+using ibllm::test::checkpoint_weights;
+using ibllm::test::train_losses;
 
 nlohmann::json last_json_line(const std::string& output) {
-  auto end = output.find_last_not_of('\n');
-  auto start = output.rfind('\n', end);
-  return nlohmann::json::parse(output.substr(start == std::string::npos ? 0 : start + 1,
-                                             end - (start == std::string::npos ? 0 : start + 1) + 1));
+  return nlohmann::json::parse(ibllm::test::last_line(output));
 }
 
 void check_curve(const std::map<int64_t, double>& got, const std::vector<double>& pinned) {
@@ -69,7 +57,7 @@ void kill_after(const std::string& args, const fs::path& run_dir, size_t after, 
   const int pid = ibllm::test::start_cli(args, (run_dir.parent_path() / "killed.log").string());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (std::chrono::steady_clock::now() < deadline) {
-    if (fs::exists(run_dir / "metrics.jsonl") && losses(run_dir).size() >= after) break;
+    if (fs::exists(run_dir / "metrics.jsonl") && train_losses(run_dir).size() >= after) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ::kill(pid, sig);
@@ -89,7 +77,7 @@ TEST_CASE("train: tiny pretrain loss curve is pinned and falls; eval and metrics
   auto j = last_json_line(r.output);
   CHECK(j.at("steps") == 24);
   CHECK(j.at("val").at("tokens").get<int64_t>() > 0);
-  auto l = losses(out / "tiny_pretrain");
+  auto l = train_losses(out / "tiny_pretrain");
   check_curve(l, {6.704746723175049, 6.744830131530762, 6.723771095275879, 6.610232353210449, 6.778363227844238,
                    6.609978675842285, 6.648397445678711, 6.702675819396973, 6.692809581756592, 6.704071044921875,
                    6.651780128479004, 6.648763179779053, 6.650653839111328, 6.51969575881958, 6.429892539978027,
@@ -122,7 +110,7 @@ TEST_CASE("train: tiny finetune loss curve is pinned", "[train][integration]") {
   auto r = run_cli("train configs/tiny_finetune.yaml" + common(out, 10));
   INFO(r.output);
   REQUIRE(r.code == 0);
-  auto l = losses(out / "tiny_finetune");
+  auto l = train_losses(out / "tiny_finetune");
   check_curve(l, {6.667961597442627, 6.694578170776367, 6.758195400238037, 6.7228617668151855,
                    6.525214672088623, 6.429821014404297, 6.245001316070557, 6.356722831726074,
                    6.215315341949463, 6.380199909210205});
@@ -146,14 +134,14 @@ TEST_CASE("train: kill -9 and resume equals an uninterrupted run, bitwise", "[tr
       INFO(rb.output);
       REQUIRE(rb.code == 0);
       CHECK(last_json_line(rb.output).at("resumed_from").get<int64_t>() >= 3);
-      auto la = losses(a / "tiny_pretrain"), lb = losses(b / "tiny_pretrain");
+      auto la = train_losses(a / "tiny_pretrain"), lb = train_losses(b / "tiny_pretrain");
       REQUIRE(la.size() == 16);
       REQUIRE(lb.size() == 16);
       for (int64_t s = 1; s <= 16; ++s) {
         INFO("step " << s);
         CHECK(la.at(s) == lb.at(s));  // bitwise
       }
-      auto wa = final_weights(a / "tiny_pretrain", 16), wb = final_weights(b / "tiny_pretrain", 16);
+      auto wa = checkpoint_weights(a / "tiny_pretrain", 16), wb = checkpoint_weights(b / "tiny_pretrain", 16);
       REQUIRE(wa.size() == wb.size());
       for (const auto& [k, v] : wa) {
         INFO(k);
@@ -190,7 +178,7 @@ TEST_CASE("train: SIGTERM saves a checkpoint and the run resumes to the same end
   auto rb = run_cli(args_b);
   INFO(rb.output);
   REQUIRE(rb.code == 0);
-  auto wa = final_weights(a / "tiny_pretrain", 16), wb = final_weights(b / "tiny_pretrain", 16);
+  auto wa = checkpoint_weights(a / "tiny_pretrain", 16), wb = checkpoint_weights(b / "tiny_pretrain", 16);
   for (const auto& [k, v] : wa) CHECK(at::equal(v, wb.at(k)));
 }
 

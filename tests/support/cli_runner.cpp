@@ -26,6 +26,14 @@ CliResult run_shell(const std::string& command) {
   return r;
 }
 
+std::string last_line(const std::string& output) {
+  const auto end = output.find_last_not_of('\n');
+  if (end == std::string::npos) return "";
+  const auto nl = output.rfind('\n', end);
+  const size_t start = nl == std::string::npos ? 0 : nl + 1;
+  return output.substr(start, end - start + 1);
+}
+
 CliResult run_cli(const std::string& args) {
   return run_shell("'" + cli_path().string() + "' " + args);
 }

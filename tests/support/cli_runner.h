@@ -14,6 +14,9 @@ struct CliResult {
 // `args` is appended to the command line as is (quote paths yourself).
 CliResult run_cli(const std::string& args);
 
+// The last non-empty line of a command's output (where the commands print their JSON summary).
+std::string last_line(const std::string& output);
+
 // Starts the binary in the background (stdout + stderr to `log_path`) and returns its pid; for
 // tests that signal or kill a run mid-way.
 int start_cli(const std::string& args, const std::string& log_path);
