@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "src/cli/args.h"
+#include "src/core/error.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"
 
@@ -120,4 +122,21 @@ TEST_CASE("cli: convert streams a .pth into safetensors with a dtype cast and se
   CHECK(has(bad.output, "int3"));
   CHECK(run_cli("convert " + fixture).code == 2);
   CHECK(run_cli("convert " + fixture + " " + out + " --heads -4").code == 2);
+}
+
+TEST_CASE("cli: numeric flag values are parsed whole and range-checked", "[cli]") {
+  using ibllm::cli::parse_int;
+  using ibllm::cli::parse_number;
+  CHECK(parse_int("--batch", "16", 1, "") == 16);
+  CHECK(parse_int("--seed", "0", 0, "") == 0);
+  CHECK_THROWS_WITH(parse_int("--batch", "0", 1, ""), Catch::Contains("--batch expects an integer >= 1, got '0'"));
+  CHECK_THROWS_AS(parse_int("--batch", "8x", 1, ""), ibllm::UsageError);
+  CHECK_THROWS_AS(parse_int("--batch", "", 1, ""), ibllm::UsageError);
+  CHECK_THROWS_AS(parse_int("--batch", "99999999999999999999", 1, ""), ibllm::UsageError);
+  CHECK(parse_number("--top-p", "0.75", "") == 0.75);
+  CHECK(parse_number("--temperature", "1e-3", "") == 1e-3);
+  CHECK_THROWS_WITH(parse_number("--top-p", "0.7.5", ""), Catch::Contains("--top-p expects a number, got '0.7.5'"));
+  auto r = run_cli("bench " + tiny_config() + " --batch-sizes 2,0");
+  CHECK(r.code == 2);
+  CHECK(has(r.output, "--batch-sizes expects an integer >= 1, got '0'"));
 }
