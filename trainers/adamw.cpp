@@ -80,7 +80,11 @@ bool uses_weight_decay(const std::string& name, const at::Tensor& p) {
   return !(p.dim() == 1 || is_bias);  // misc.add_weight_decay: len(shape) == 1 or .bias
 }
 
-AdamW::AdamW(std::vector<NamedParameter> params, const OptimConfig& cfg) : cfg_(cfg) {
+AdamW::AdamW(std::vector<NamedParameter> params, const OptimConfig& cfg, std::vector<bool> owned)
+    : cfg_(cfg) {
+  if (!owned.empty() && owned.size() != params.size())
+    throw optim_error("AdamW got an ownership mask of " + std::to_string(owned.size()) +
+                      " entries for " + std::to_string(params.size()) + " parameters");
   if (params.empty())
     throw optim_error("AdamW got no parameters to optimise",
                       "check model.trainable: no parameter matched its patterns");
@@ -107,8 +111,11 @@ AdamW::AdamW(std::vector<NamedParameter> params, const OptimConfig& cfg) : cfg_(
                         np.param.device().str() + ", the first on " + device.str() + ")");
     Slot s;
     s.param = np.param;
-    s.exp_avg = at::zeros_like(np.param, at::MemoryFormat::Preserve);
-    s.exp_avg_sq = at::zeros_like(np.param, at::MemoryFormat::Preserve);
+    s.owned = owned.empty() || owned[slots_.size()];
+    if (s.owned) {
+      s.exp_avg = at::zeros_like(np.param, at::MemoryFormat::Preserve);
+      s.exp_avg_sq = at::zeros_like(np.param, at::MemoryFormat::Preserve);
+    }
     s.decay = uses_weight_decay(np.name, np.param);
     names_.push_back(std::move(np.name));
     slots_.push_back(std::move(s));
@@ -127,7 +134,7 @@ void AdamW::step(double lr) {
     throw optim_error("AdamW step with learning rate " + std::to_string(lr));
   for (size_t i = 0; i < slots_.size(); ++i) {
     const at::Tensor& g = slots_[i].param.grad();
-    if (!g.defined()) continue;
+    if (!g.defined() || !slots_[i].owned) continue;
     if (g.scalar_type() != at::kFloat || g.sizes() != slots_[i].param.sizes() || g.is_sparse() ||
         g.device() != slots_[i].param.device())
       throw optim_error("gradient of '" + names_[i] + "' is " +
@@ -148,7 +155,7 @@ void AdamW::step(double lr) {
 void AdamW::step_foreach(double lr, bool decay_group) {
   std::vector<Slot*> active;
   for (auto& s : slots_)
-    if (s.decay == decay_group && s.param.grad().defined()) active.push_back(&s);
+    if (s.owned && s.decay == decay_group && s.param.grad().defined()) active.push_back(&s);
   size_t begin = 0;
   while (begin < active.size()) {
     // Chunks of about foreach_chunk_elements_ bound the sqrt(v) temporary (torch allocates it for
@@ -192,7 +199,7 @@ void AdamW::foreach_update(const std::vector<Slot*>& slots, double lr, double wd
 void AdamW::step_loop(double lr, bool decay_group) {
   const double wd = decay_group ? cfg_.weight_decay : 0.0;
   for (auto& s : slots_) {
-    if (s.decay != decay_group || !s.param.grad().defined()) continue;
+    if (!s.owned || s.decay != decay_group || !s.param.grad().defined()) continue;
     const at::Tensor& g = s.param.grad();
     ++s.step;
     const double bc1 = 1.0 - std::pow(cfg_.beta1, static_cast<double>(s.step));
@@ -214,6 +221,7 @@ void AdamW::zero_grad() {
 std::map<std::string, at::Tensor> AdamW::state_dict() const {
   std::map<std::string, at::Tensor> out;
   for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].owned) continue;
     out[names_[i] + ".exp_avg"] = slots_[i].exp_avg.detach();
     out[names_[i] + ".exp_avg_sq"] = slots_[i].exp_avg_sq.detach();
     out[names_[i] + ".step"] = at::scalar_tensor(slots_[i].step, at::kLong);
@@ -236,6 +244,10 @@ void AdamW::load_state_dict(const std::map<std::string, at::Tensor>& state) {
     return &it->second;
   };
   for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].owned) {  // another rank's shard: its keys may be present, and are ignored
+      for (const char* k : {".exp_avg", ".exp_avg_sq", ".step"}) expected.insert(names_[i] + k);
+      continue;
+    }
     for (const char* moment : {".exp_avg", ".exp_avg_sq"}) {
       const std::string key = names_[i] + moment;
       expected.insert(key);
@@ -277,6 +289,7 @@ void AdamW::load_state_dict(const std::map<std::string, at::Tensor>& state) {
   }
   at::NoGradGuard no_grad;
   for (size_t i = 0; i < slots_.size(); ++i) {
+    if (!slots_[i].owned) continue;
     slots_[i].exp_avg.copy_(state.at(names_[i] + ".exp_avg"));
     slots_[i].exp_avg_sq.copy_(state.at(names_[i] + ".exp_avg_sq"));
     slots_[i].step = steps[i];
@@ -284,15 +297,37 @@ void AdamW::load_state_dict(const std::map<std::string, at::Tensor>& state) {
   steps_taken_ = steps_taken;
 }
 
+int64_t AdamW::state_bytes() const {
+  int64_t b = 0;
+  for (const auto& s : slots_)
+    if (s.owned) b += 2 * s.param.numel() * static_cast<int64_t>(sizeof(float));
+  return b;
+}
+
+int64_t AdamW::full_state_bytes() const {
+  int64_t b = 0;
+  for (const auto& s : slots_) b += 2 * s.param.numel() * static_cast<int64_t>(sizeof(float));
+  return b;
+}
+
 std::string AdamW::summary() const {
-  int64_t n[2] = {0, 0}, numel[2] = {0, 0};
+  int64_t n[2] = {0, 0}, numel[2] = {0, 0}, owned = 0;
   for (const auto& s : slots_) {
     n[s.decay] += 1;
     numel[s.decay] += s.param.numel();
+    owned += s.owned ? 1 : 0;
   }
+  char mb[96];
+  if (owned == static_cast<int64_t>(slots_.size()))
+    std::snprintf(mb, sizeof mb, "; state %.1f MB", static_cast<double>(state_bytes()) / 1e6);
+  else
+    std::snprintf(mb, sizeof mb, "; state %.1f MB of %.1f MB here (%lld of %zu tensors, ZeRO-1)",
+                  static_cast<double>(state_bytes()) / 1e6,
+                  static_cast<double>(full_state_bytes()) / 1e6, static_cast<long long>(owned),
+                  slots_.size());
   return "decay: " + std::to_string(n[1]) + " tensors / " + human_count(numel[1]) +
          " params, no_decay: " + std::to_string(n[0]) + " tensors / " + human_count(numel[0]) +
-         " params";
+         " params" + mb;
 }
 
 }  // namespace ibllm::train

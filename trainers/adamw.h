@@ -29,7 +29,9 @@ class AdamW {
  public:
   // params: fp32, defined, on one device, unique non-empty names. Uses cfg.weight_decay, beta1,
   // beta2, eps and foreach (cfg.lr/blr are the trainer's business: step() takes the LR).
-  AdamW(std::vector<NamedParameter> params, const OptimConfig& cfg);
+  // `owned` (ZeRO-1; empty = all): per parameter, whether this instance keeps its state and
+  // updates it; the others get no state and are left to their owners (see zero_optimizer.h).
+  AdamW(std::vector<NamedParameter> params, const OptimConfig& cfg, std::vector<bool> owned = {});
 
   // One update with learning rate `lr`. Parameters whose grad is undefined are skipped entirely
   // (no decay, no moment update, their step counter does not advance). No host sync.
@@ -41,13 +43,20 @@ class AdamW {
   int64_t steps_taken() const { return steps_taken_; }
 
   // Keys "<param>.exp_avg", "<param>.exp_avg_sq" (fp32, parameter shape), "<param>.step" (0-d
-  // int64) for every parameter, plus "steps_taken" (0-d int64). The moment tensors alias the live
-  // state (no copy): write them out before the next step().
+  // int64) for every owned parameter, plus "steps_taken" (0-d int64). The moment tensors alias
+  // the live state (no copy): write them out before the next step().
   std::map<std::string, at::Tensor> state_dict() const;
   // Strict: every missing key, unexpected key, shape or dtype mismatch and invalid step is listed
   // in one CheckpointError, and nothing is modified unless the whole dict is valid. Values are
   // copied into the existing state (any source device); steps may be integer or integral floats.
+  // The keys of owned parameters are required; those of other parameters of this optimizer are
+  // accepted and ignored (a full dict loads into any shard).
   void load_state_dict(const std::map<std::string, at::Tensor>& state);
+
+  bool owns(size_t i) const { return slots_.at(i).owned; }
+  // Bytes of Adam moments held here / for all parameters (what ZeRO-1 divides).
+  int64_t state_bytes() const;
+  int64_t full_state_bytes() const;
 
   // "decay: 12 tensors / 1.2M params, no_decay: 5 tensors / 3k params"
   std::string summary() const;
@@ -65,6 +74,7 @@ class AdamW {
     at::Tensor exp_avg_sq;
     int64_t step = 0;  // host copy: bias corrections need no device read
     bool decay = true;
+    bool owned = true;  // false: no state here; another rank updates it (ZeRO-1)
   };
   void step_foreach(double lr, bool decay_group);
   void foreach_update(const std::vector<Slot*>& slots, double lr, double wd);

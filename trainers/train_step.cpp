@@ -51,7 +51,8 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   const double accum = static_cast<double>(micro.size());
 
   at::Tensor loss_total = at::zeros({}, at::TensorOptions().dtype(at::kDouble));
-  for (const auto& b : micro) {
+  for (size_t k = 0; k < micro.size(); ++k) {
+    const auto& b = micro[k];
     if (b.size() == 0) continue;
     auto logits = model_.forward(b.tokens, batch_visual_input(model_, b), b.has_visual);
     auto labels = b.labels.to(logits.device());
@@ -64,6 +65,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
       loss = tl.sum * (static_cast<double>(sync_.world_size) /
                        static_cast<double>(std::max<int64_t>(st.tokens, 1)));
     }
+    if (k + 1 == micro.size() && sync_.before_final_backward) sync_.before_final_backward();
     if (loss.requires_grad()) loss.backward();
     loss_total = loss_total + loss.detach().to(at::kCPU, at::kDouble);
   }
@@ -91,6 +93,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   if (st.finite && st.tokens > 0) {
     if (optim_.clip_grad_norm > 0) clip_grads_(tensors_, optim_.clip_grad_norm, norm);
     optimizer_.step(lr);
+    if (sync_.after_update) sync_.after_update();
     st.applied = true;
   }
   optimizer_.zero_grad();

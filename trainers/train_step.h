@@ -24,8 +24,13 @@ namespace ibllm::train {
 // What the distributed layer plugs in; the defaults are the single-process no-ops.
 struct StepSync {
   int64_t world_size = 1;
+  // Called right before the step's last backward, so gradient hooks can start communication
+  // while backward runs (overlap); optional.
+  std::function<void()> before_final_backward;
   // Averages the trainable gradients over ranks in place (SUM then divide), once per step.
   std::function<void(const std::vector<at::Tensor>& grads)> average_grads;
+  // After an applied optimizer update (ZeRO-1: each rank updated its shard; this shares them).
+  std::function<void()> after_update;
   // Sums host counts over ranks (valid label tokens of the step).
   std::function<int64_t(int64_t)> sum_count;
 };

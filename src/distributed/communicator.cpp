@@ -23,6 +23,21 @@
 namespace ibllm::dist {
 
 Communicator::~Communicator() = default;
+PendingCollective::~PendingCollective() = default;
+
+namespace {
+
+// The local "collective" is the identity: already complete.
+class DoneCollective : public PendingCollective {
+ public:
+  void wait() override {}
+};
+
+}  // namespace
+
+std::unique_ptr<PendingCollective> LocalCommunicator::start_all_reduce_sum(const at::Tensor&) {
+  return std::make_unique<DoneCollective>();
+}
 
 int64_t Communicator::sum(int64_t v) {
   std::vector<at::Tensor> t{at::full({1}, v, at::TensorOptions(at::kLong).device(device()))};
@@ -155,27 +170,49 @@ class ProcessGroupCommunicator : public Communicator {
   }
 
  private:
-  void reduce(std::vector<at::Tensor>& tensors, c10d::ReduceOp op, const char* what) {
-    check_tensors(tensors, what);
-    // Gloo (1.13) cannot reduce bf16: such tensors travel as fp32 and are rounded back once.
-    std::vector<at::Tensor> wire = tensors;
-    std::vector<size_t> widened;
-    for (size_t i = 0; i < wire.size(); ++i)
-      if (backend_ == "gloo" && wire[i].scalar_type() == at::kBFloat16) {
-        wire[i] = wire[i].to(at::kFloat);
-        widened.push_back(i);
-      }
-    guarded(what, [&] {
-      std::vector<c10::intrusive_ptr<c10d::Work>> works;
-      for (auto& t : wire) {
-        std::vector<at::Tensor> one{t};
+  // One tensor's all-reduce, started. Gloo (1.13) cannot reduce bf16: such a tensor travels as
+  // fp32 and is rounded back once, in wait().
+  class C10dCollective : public PendingCollective {
+   public:
+    C10dCollective(ProcessGroupCommunicator& comm, at::Tensor tensor, c10d::ReduceOp op,
+                   const char* what)
+        : comm_(comm), tensor_(std::move(tensor)), wire_(tensor_), what_(what) {
+      comm_.check_tensors({tensor_}, what_);
+      if (comm_.backend_ == "gloo" && tensor_.scalar_type() == at::kBFloat16)
+        wire_ = tensor_.to(at::kFloat);
+      start_ = Clock::now();
+      comm_.guarded(what_, start_, [&] {
+        std::vector<at::Tensor> one{wire_};
         c10d::AllreduceOptions opts;
         opts.reduceOp = op;
-        works.push_back(pg_->allreduce(one, opts));
-      }
-      for (auto& w : works) w->wait();
-    });
-    for (size_t i : widened) tensors[i].copy_(wire[i]);
+        work_ = comm_.pg_->allreduce(one, opts);
+      });
+    }
+    void wait() override {
+      if (!work_) return;
+      auto work = std::move(work_);
+      comm_.guarded(what_, start_, [&] { work->wait(); });
+      if (!wire_.is_same(tensor_)) tensor_.copy_(wire_);
+    }
+
+   private:
+    ProcessGroupCommunicator& comm_;
+    at::Tensor tensor_, wire_;
+    const char* what_;
+    Clock::time_point start_;
+    c10::intrusive_ptr<c10d::Work> work_;
+  };
+
+  std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor& tensor) override {
+    return std::make_unique<C10dCollective>(*this, tensor, c10d::ReduceOp::SUM,
+                                            "all_reduce(sum)");
+  }
+
+  void reduce(std::vector<at::Tensor>& tensors, c10d::ReduceOp op, const char* what) {
+    // All started first, then waited, so Gloo/NCCL can overlap them.
+    std::vector<std::unique_ptr<PendingCollective>> pending;
+    for (const auto& t : tensors) pending.push_back(std::make_unique<C10dCollective>(*this, t, op, what));
+    for (auto& p : pending) p->wait();
   }
 
   void check_tensors(const std::vector<at::Tensor>& tensors, const char* what) const {
@@ -191,7 +228,10 @@ class ProcessGroupCommunicator : public Communicator {
 
   template <class F>
   void guarded(const char* what, F&& f) {
-    const auto start = Clock::now();
+    guarded(what, Clock::now(), std::forward<F>(f));
+  }
+  template <class F>
+  void guarded(const char* what, Clock::time_point start, F&& f) {
     try {
       f();
     } catch (const Error&) {

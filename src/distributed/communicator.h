@@ -17,6 +17,15 @@
 
 namespace ibllm::dist {
 
+// A collective in flight (see Communicator::start_all_reduce_sum). wait() blocks until it is done
+// and the result is in the tensor; it throws DistError when the collective failed or timed out.
+// A handle must be waited on before its tensor is read or the handle destroyed.
+class PendingCollective {
+ public:
+  virtual ~PendingCollective();
+  virtual void wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator();
@@ -30,6 +39,9 @@ class Communicator {
   // In place, element-wise over ranks. Tensors must be contiguous and on device().
   virtual void all_reduce_sum(std::vector<at::Tensor>& tensors) = 0;
   virtual void all_reduce_max(std::vector<at::Tensor>& tensors) = 0;
+  // Starts an in-place SUM of one tensor and returns at once (the backends run it on their own
+  // threads/streams), so callers can overlap it with compute. Callable from the autograd thread.
+  virtual std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor& tensor) = 0;
   // In place: every rank receives root's values.
   virtual void broadcast(std::vector<at::Tensor>& tensors, int64_t root) = 0;
   // Every rank's string, indexed by rank (lengths may differ).
@@ -56,6 +68,7 @@ class LocalCommunicator : public Communicator {
   std::string backend() const override { return "local"; }
   void all_reduce_sum(std::vector<at::Tensor>&) override {}
   void all_reduce_max(std::vector<at::Tensor>&) override {}
+  std::unique_ptr<PendingCollective> start_all_reduce_sum(const at::Tensor& tensor) override;
   void broadcast(std::vector<at::Tensor>& tensors, int64_t root) override;
   std::vector<std::string> all_gather_strings(const std::string& mine) override { return {mine}; }
   void barrier() override {}

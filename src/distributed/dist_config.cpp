@@ -11,6 +11,8 @@ DistConfig parse_dist_config(config::Section s) {
   s.field("master_port", c.master_port, config::between(0, 65535));
   s.field("bucket_mb", c.bucket_mb, config::positive());
   s.field("bf16_grad_comm", c.bf16_grad_comm);
+  s.field("overlap", c.overlap);
+  s.field("zero_stage", c.zero_stage, config::between(0, 1));
   return c;
 }
 

@@ -17,6 +17,8 @@ struct DistConfig {
   int64_t master_port = 0;       // overrides MASTER_PORT / the Slurm default when > 0
   double bucket_mb = 25.0;       // gradient bucket size (MiB)
   bool bf16_grad_comm = false;   // communicate fp32 gradients as bf16 (half the bytes)
+  bool overlap = true;           // start bucket all-reduces from gradient hooks during backward
+  int64_t zero_stage = 0;        // 1: shard the optimizer state over ranks (ZeRO-1)
 };
 
 DistConfig parse_dist_config(config::Section s);

@@ -3,6 +3,7 @@
 // computes the same diff from the same gathered data and therefore throws the same error.
 #include "src/distributed/param_sync.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -16,6 +17,7 @@ namespace ibllm::dist {
 namespace {
 
 constexpr int64_t kBroadcastBucketBytes = 64ll << 20;
+constexpr int64_t kInPlaceBytes = 1ll << 20;
 constexpr size_t kMaxKeysPerRank = 8;
 
 void flatten(const nlohmann::json& j, const std::string& path,
@@ -61,21 +63,60 @@ std::string diff(const std::map<std::string, std::string>& ref,
 }  // namespace
 
 void broadcast_parameters(Communicator& comm, const std::vector<at::Tensor>& params) {
-  if (comm.world_size() <= 1 || params.empty()) return;
-  at::NoGradGuard no_grad;
-  const std::vector<Bucket> buckets = plan_buckets(params, kBroadcastBucketBytes);
-  std::vector<at::Tensor> flats;
-  for (const auto& b : buckets) {
-    if (b.device != comm.device())
-      throw DistError("parameter " + std::to_string(b.members.front()) + " is on " +
-                          b.device.str() + " but the communicator works on " +
-                          comm.device().str(),
-                      "move the model to its device before broadcasting parameters");
-    flats.push_back(at::empty({b.numel}, at::TensorOptions(b.dtype).device(b.device)));
-    pack_bucket(b, params, flats.back());
+  broadcast_from_owners(comm, params, std::vector<int64_t>(params.size(), 0));
+}
+
+std::vector<int64_t> partition_by_size(const std::vector<at::Tensor>& tensors, int64_t world_size) {
+  if (world_size < 1) throw DistError("partition over " + std::to_string(world_size) + " ranks");
+  std::vector<size_t> order(tensors.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return tensors[a].numel() > tensors[b].numel();
+  });
+  std::vector<int64_t> load(static_cast<size_t>(world_size), 0);
+  std::vector<int64_t> owner(tensors.size(), 0);
+  for (size_t i : order) {
+    const auto r = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    owner[i] = static_cast<int64_t>(r);
+    load[r] += tensors[i].numel();
   }
-  comm.broadcast(flats, 0);
-  for (size_t k = 0; k < buckets.size(); ++k) unpack_bucket(buckets[k], flats[k], params);
+  return owner;
+}
+
+void broadcast_from_owners(Communicator& comm, const std::vector<at::Tensor>& tensors,
+                           const std::vector<int64_t>& owner) {
+  if (owner.size() != tensors.size())
+    throw DistError("broadcast_from_owners: " + std::to_string(owner.size()) + " owners for " +
+                    std::to_string(tensors.size()) + " tensors");
+  if (comm.world_size() <= 1 || tensors.empty()) return;
+  at::NoGradGuard no_grad;
+  for (size_t i = 0; i < tensors.size(); ++i) {
+    if (tensors[i].device() != comm.device())
+      throw DistError("tensor " + std::to_string(i) + " is on " + tensors[i].device().str() +
+                          " but the communicator works on " + comm.device().str(),
+                      "move the model to its device before broadcasting parameters");
+  }
+  // Same plan on every rank: owners in rank order; per owner, large tensors in place, then the
+  // small (or strided) ones in buckets (all started together by Communicator::broadcast).
+  for (int64_t root = 0; root < comm.world_size(); ++root) {
+    std::vector<at::Tensor> direct, small;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      if (owner[i] != root) continue;
+      const int64_t bytes = tensors[i].numel() * static_cast<int64_t>(tensors[i].element_size());
+      (bytes >= kInPlaceBytes && tensors[i].is_contiguous() ? direct : small).push_back(tensors[i]);
+    }
+    const std::vector<Bucket> buckets = plan_buckets(small, kBroadcastBucketBytes);
+    std::vector<at::Tensor> wire = direct;
+    for (const auto& b : buckets) {
+      wire.push_back(at::empty({b.numel}, at::TensorOptions(b.dtype).device(b.device)));
+      if (comm.rank() == root) pack_bucket(b, small, wire.back());
+    }
+    if (wire.empty()) continue;
+    comm.broadcast(wire, root);
+    if (comm.rank() != root)
+      for (size_t k = 0; k < buckets.size(); ++k)
+        unpack_bucket(buckets[k], wire[direct.size() + k], small);
+  }
 }
 
 void check_same_signature(Communicator& comm, const nlohmann::json& signature) {

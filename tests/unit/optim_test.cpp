@@ -63,7 +63,8 @@ TEST_CASE("adamw: summary, construction errors and the foreach config key", "[op
              {"a.bias", at::zeros({3000})},
              {"g", at::zeros({1, 4, 1, 1})}},
             OptimConfig{});
-  CHECK(opt.summary() == "decay: 2 tensors / 1.2M params, no_decay: 1 tensors / 3k params");
+  CHECK(opt.summary() ==
+        "decay: 2 tensors / 1.2M params, no_decay: 1 tensors / 3k params; state 9.6 MB");
   CHECK(opt.params().size() == 3);
   CHECK(opt.names().at(1) == "a.bias");
 
