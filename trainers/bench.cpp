@@ -9,6 +9,10 @@
 
 #include "data/collate.h"
 #include "src/core/runtime_info.h"
+#include "src/distributed/communicator.h"
+#include "src/distributed/dist_env.h"
+#include "src/distributed/param_sync.h"
+#include "trainers/data_parallel.h"
 #include "trainers/device_stats.h"
 #include "models/llama/generate.h"
 #include "trainers/flops.h"
@@ -45,11 +49,19 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
   using Clock = std::chrono::steady_clock;
   const int64_t b = batch_size > 0 ? batch_size : c.data.batch_size;
   const int64_t t = c.bench.seq_len > 0 ? c.bench.seq_len : c.data.max_words;
+  // Under a launcher (local.sh, torchrun, srun) every rank times the data-parallel step.
+  const auto env = dist::detect_dist_env(c.dist);
   core::configure_threads(c.run.threads);
-  BuiltModel m = build_model(c, /*force_random_base=*/true);
+  const at::Device device = select_device(c.run.device, env.local_rank);
+  auto comm = dist::make_communicator(env, c.dist, device, c.bench.grad_sync);
+  BuiltModel m = build_model(c, /*force_random_base=*/true, env.local_rank);
   auto params = m.trainable_parameters();
-  AdamW opt(params, c.optim);
-  TrainStep step(*m.model, params, opt, c.trainer, c.optim);
+  std::vector<at::Tensor> tensors;
+  for (const auto& p : params) tensors.push_back(p.param);
+  dist::broadcast_parameters(*comm, tensors);
+  DataParallel dp(*comm, tensors, c.dist);
+  AdamW opt(params, c.optim, dp.owned());
+  TrainStep step(*m.model, params, opt, c.trainer, c.optim, dp.step_sync());
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.run.seed));
   std::vector<data::Batch> micro;
   for (int64_t k = 0; k < c.trainer.grad_accum; ++k) micro.push_back(synthetic_batch(c, b, t, gen));
@@ -96,6 +108,31 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
                       {"tokens_per_s", tokens / (mean / 1e3)},
                       {"peak_mem_gib", static_cast<double>(peak_memory_bytes(m.device)) /
                                            (1024.0 * 1024.0 * 1024.0)}};
+  j["rank"] = comm->rank();
+  j["world_size"] = comm->world_size();
+  j["optimizer_state_gib"] = static_cast<double>(opt.state_bytes()) / (1024.0 * 1024.0 * 1024.0);
+  if (auto* gs = dp.grad_sync()) {
+    // The gradient all-reduce alone (same buckets, zero gradients), for its bandwidth.
+    std::vector<at::Tensor> grads;
+    for (const auto& p : tensors) grads.push_back(at::zeros_like(p));
+    gs->average(grads);
+    synchronize(m.device);
+    const auto t0 = Clock::now();
+    for (int64_t i = 0; i < c.bench.steps; ++i) gs->average(grads);
+    synchronize(m.device);
+    const double sync_ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count() /
+                           static_cast<double>(c.bench.steps);
+    const double bytes = static_cast<double>(gs->comm_bytes());
+    j["grad_sync"] = {{"backend", comm->backend()},
+                      {"buckets", gs->num_buckets()},
+                      {"mb", bytes / 1e6},
+                      {"overlap", gs->overlapping()},
+                      {"buckets_started_in_backward", gs->started_in_backward()},
+                      {"zero_stage", dp.sharded() ? 1 : 0},
+                      {"allreduce_ms", sync_ms},
+                      // algorithm bandwidth (bytes / time); ring bus bandwidth = x 2(n-1)/n
+                      {"allreduce_gbps", bytes / (sync_ms / 1e3) / 1e9}};
+  }
   const double peak = peak_flops_for(device_name(m.device), m.frozen_dtype);
   const double fpt = model_flops_per_token(c, m, t);
   if (peak > 0 && fpt > 0) j["mfu"] = fpt * tokens / (mean / 1e3) / peak;

@@ -1,7 +1,9 @@
 // `ibllm bench`: times the real training step (TrainStep: towers, bind network, LLaMA, loss,
 // backward, clipping, AdamW) on synthetic batches at the configured shapes with randomly
 // initialised weights, on whatever device the config selects. Warm-up steps are untimed; each
-// timed step is synchronised. One JSON object per batch size.
+// timed step is synchronised. One JSON object per batch size. Started by a launcher, every rank
+// times the data-parallel step (gradient sync, overlap, ZeRO-1 as configured) and the gradient
+// all-reduce alone; bench.grad_sync does the same through a process group of one.
 #pragma once
 
 #include <cstdint>
@@ -14,7 +16,8 @@
 namespace ibllm::train {
 
 // batch_size 0: data.batch_size. Returns {"bench":"train_step", step_ms, samples_per_s,
-// tokens_per_s, mfu (GPU), peak_mem_gib, precision, batch, seq_len, ...}.
+// tokens_per_s, mfu (GPU), peak_mem_gib, precision, batch, seq_len, rank, world_size,
+// optimizer_state_gib, grad_sync {buckets, mb, overlap, allreduce_ms, allreduce_gbps, ...}}.
 nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size = 0);
 
 // Decoding throughput of the batched KV-cache generator: `batch` prompts of `prompt_len` random

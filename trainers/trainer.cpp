@@ -25,15 +25,14 @@
 #include "src/core/runtime_info.h"
 #include "src/distributed/communicator.h"
 #include "src/distributed/dist_env.h"
-#include "src/distributed/grad_sync.h"
 #include "src/distributed/param_sync.h"
+#include "trainers/data_parallel.h"
 #include "trainers/device_stats.h"
 #include "trainers/flops.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/model_builder.h"
 #include "trainers/step_logger.h"
 #include "trainers/train_step.h"
-#include "trainers/zero_optimizer.h"
 
 namespace ibllm::train {
 namespace {
@@ -118,22 +117,10 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   for (const auto& p : params) param_tensors.push_back(p.param);
   // Same starting weights on every rank, and the same model everywhere (fails with a diff).
   dist::broadcast_parameters(*comm, param_tensors);
-  // ZeRO-1: this rank keeps the Adam state of its shard only and shares its updates.
-  std::vector<int64_t> owner;
-  if (c.dist.zero_stage == 1 && world > 1) owner = dist::partition_by_size(param_tensors, world);
-  AdamW optimizer(params, c.optim, owned_mask(owner, rank));
-  StepSync sync;
-  std::unique_ptr<dist::GradSync> grad_sync;
-  if (world > 1) {
-    grad_sync = std::make_unique<dist::GradSync>(*comm, param_tensors, c.dist);
-    sync.world_size = world;
-    if (grad_sync->overlapping())
-      sync.before_final_backward = [&] { grad_sync->begin_final_backward(); };
-    sync.average_grads = [&](const std::vector<at::Tensor>& g) { grad_sync->average(g); };
-    sync.sum_count = [&](int64_t n) { return comm->sum(n); };
-    if (!owner.empty())
-      sync.after_update = [&] { dist::broadcast_from_owners(*comm, param_tensors, owner); };
-  }
+  // Gradient sync (+ ZeRO-1: this rank keeps the Adam state of its shard only).
+  DataParallel dp(*comm, param_tensors, c.dist);
+  AdamW optimizer(params, c.optim, dp.owned());
+  const StepSync sync = dp.step_sync();
   TrainStep step_fn(model, params, optimizer, c.trainer, c.optim, sync);
 
   // ---- plan
@@ -149,11 +136,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
                bm.trainable.names.size(), count(bm.trainable.frozen_params),
                c.model.trainable.preset, bm.trainable.summary);
   spdlog::info("optimizer: {}", optimizer.summary());
-  if (grad_sync)
-    spdlog::info("gradient sync: {} buckets, {:.1f} MB per step, {}{}", grad_sync->num_buckets(),
-                 static_cast<double>(grad_sync->comm_bytes()) / 1e6,
-                 grad_sync->overlapping() ? "overlapped with backward" : "after backward",
-                 owner.empty() ? "" : "; ZeRO-1 optimizer-state sharding");
+  if (dp.active()) spdlog::info("{}", dp.describe());
   spdlog::info("data: {} samples, {} batches/epoch of {} per rank; grad_accum {} -> effective "
                "batch {} ({} ranks)",
                dataset->size(), micro_per_epoch, c.data.batch_size, accum, global_batch, world);
@@ -231,8 +214,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
                     "the previous checkpoint is intact; lower the learning rate");
     std::map<std::string, at::Tensor> optimizer_state;
     if (c.checkpoint.save_optimizer)  // collective under ZeRO-1: the shards meet on rank 0
-      optimizer_state = owner.empty() ? optimizer.state_dict()
-                                      : gather_optimizer_state(*comm, optimizer, owner);
+      optimizer_state = dp.optimizer_state(optimizer);
     nlohmann::json rngs = nlohmann::json::array();
     for (const auto& s : comm->all_gather_strings(checkpoint::capture_rng_state().dump()))
       rngs.push_back(nlohmann::json::parse(s));

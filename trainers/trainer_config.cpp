@@ -26,6 +26,7 @@ BenchConfig parse_bench_config(config::Section s) {
   s.field("warmup_steps", c.warmup_steps, config::at_least(0));
   s.field("steps", c.steps, config::at_least(1));
   s.field("seq_len", c.seq_len, config::at_least(0));
+  s.field("grad_sync", c.grad_sync);
   return c;
 }
 

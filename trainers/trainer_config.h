@@ -34,6 +34,7 @@ struct BenchConfig {
   int64_t warmup_steps = 2;  // untimed
   int64_t steps = 5;         // timed optimizer steps
   int64_t seq_len = 0;       // tokens per sample (0: data.max_words)
+  bool grad_sync = false;    // one process: time the step through a real process group anyway
 };
 
 TrainerConfig parse_trainer_config(config::Section s);

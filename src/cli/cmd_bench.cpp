@@ -13,6 +13,7 @@ int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
   const std::string usage =
       "ibllm bench <config.yaml> [--batch-sizes B1,B2,...] [--decode] [--set key.path=value ...]\n"
       "  bench.warmup_steps / bench.steps / bench.seq_len set the training-step timing;\n"
+      "  under launch/local.sh, torchrun or srun it times the data-parallel step (rank 0 prints);\n"
       "  --decode times KV-cache generation instead (generation.max_gen_len new tokens, greedy)\n"
       "  random weights either way";
   auto args = parse_args(argv, ArgSpec{{"--batch-sizes"}, {"--set"}, {"--decode"}}, usage);
@@ -27,8 +28,8 @@ int cmd_bench(const std::vector<std::string>& argv, std::ostream& out) {
     if (args.has("--decode"))
       out << train::bench_decode(run.config, b > 0 ? b : run.config.data.batch_size).dump()
           << std::endl;
-    else
-      out << train::bench_train_step(run.config, b).dump() << std::endl;
+    else if (auto j = train::bench_train_step(run.config, b); j.value("rank", 0) == 0)
+      out << j.dump() << std::endl;  // under a launcher, rank 0 speaks for all
   }
   return 0;
 }

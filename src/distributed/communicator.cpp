@@ -284,9 +284,11 @@ at::Device comm_device(const DistEnv& env, const std::string& backend, at::Devic
 
 }  // namespace
 
-std::unique_ptr<Communicator> make_communicator(const DistEnv& env, const DistConfig& cfg,
-                                                at::Device device) {
-  if (env.world_size <= 1) return std::make_unique<LocalCommunicator>(device);
+std::unique_ptr<Communicator> make_communicator(const DistEnv& env_in, const DistConfig& cfg,
+                                                at::Device device, bool group_of_one) {
+  if (env_in.world_size <= 1 && !group_of_one) return std::make_unique<LocalCommunicator>(device);
+  DistEnv env = env_in;
+  if (env.world_size <= 1 && env.master_addr.empty()) env.master_addr = "127.0.0.1";
   const std::string backend = resolve_backend(cfg, device);
   const at::Device cdev = comm_device(env, backend, device);
   const std::chrono::milliseconds timeout(cfg.timeout_s * 1000);

@@ -86,7 +86,10 @@ std::string resolve_backend(const DistConfig& cfg, at::Device device);
 // NCCL the CUDA device is set to the local rank first (device 0 when Slurm/CUDA_VISIBLE_DEVICES
 // shows each rank a single GPU). Throws DistError when the rendezvous fails or times out, and
 // NotBuiltError when the backend was compiled out.
+// `group_of_one`: a single process gets a real process group too (a private TCPStore on
+// 127.0.0.1 and a free port unless the environment names one), so the collectives run and can be
+// timed (`ibllm bench` with bench.grad_sync).
 std::unique_ptr<Communicator> make_communicator(const DistEnv& env, const DistConfig& cfg,
-                                                at::Device device);
+                                                at::Device device, bool group_of_one = false);
 
 }  // namespace ibllm::dist

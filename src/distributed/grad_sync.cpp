@@ -29,7 +29,8 @@ GradSync::GradSync(Communicator& comm, std::vector<at::Tensor> params, const Dis
       bucket_of_[m] = k;
       slot_of_[m] = j;
     }
-  if (comm_.world_size() <= 1) return;  // nothing is ever communicated
+  // A local communicator never communicates; a real group of one still does (bench.grad_sync).
+  if (comm_.backend() == "local") return;
   if (cfg.bf16_grad_comm && comm_.backend() == "gloo" && comm_.rank() == 0)
     spdlog::warn("dist.bf16_grad_comm: Gloo cannot reduce bf16, so gradients are rounded to bf16 "
                  "but still travel as fp32 (no bandwidth saved); the option pays off with NCCL");
@@ -140,7 +141,7 @@ void GradSync::average(const std::vector<at::Tensor>& grads) {
                       std::string(at::toString(p.scalar_type())) + " on " + p.device().str() +
                       ", same shape expected)");
   }
-  if (comm_.world_size() <= 1) return;
+  if (buffers_.empty()) return;  // local communicator
   std::lock_guard<std::mutex> lock(mu_);
   armed_ = false;
   // Members the hooks did not see (unused this step, frozen, or no overlap) are packed now.

@@ -2,15 +2,20 @@
 // port): per-rank batch B on 2 ranks equals batch 2B on 1 rank (losses and final weights within
 // fp32 tolerance), also with accumulation; SIGTERM to the launcher checkpoints every rank's state
 // and the 2-rank resume ends bitwise equal to an uninterrupted 2-rank run; resuming that
-// checkpoint on 1 rank with the same global batch continues it.
+// checkpoint on 1 rank with the same global batch continues it. Overlapped gradient sync and
+// ZeRO-1 leave losses, weights and the saved optimizer state bit for bit unchanged, and a ZeRO-1
+// checkpoint resumes exactly without it.
 #include <signal.h>
 
 #include <chrono>
 #include <filesystem>
+#include <sstream>
 #include <thread>
 
 #include <ATen/ATen.h>
+#include <nlohmann/json.hpp>
 
+#include "src/checkpoint/checkpoint_store.h"
 #include "src/core/metrics_writer.h"
 #include "src/io/safetensors.h"
 #include "tests/support/catch.h"
@@ -125,4 +130,103 @@ TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank
                          (out / "a" / "tiny_pretrain" / "checkpoints" / "step_6").string());
   CHECK(changed.code == 1);
   CHECK(changed.output.find("global batch 8, this config has 4") != std::string::npos);
+}
+
+TEST_CASE("ddp: overlap and ZeRO-1 are bitwise neutral; a ZeRO-1 checkpoint resumes without it",
+          "[ddp][integration][zero]") {
+  auto out = ibllm::test::scratch_dir("ddp_zero");
+  // accum 2: the hooks see grads accumulated by the first micro-batch; 10 KB buckets: several.
+  auto variant = [&](const std::string& name, const std::string& extra) {
+    auto r = run_shell("launch/local.sh 2 " + args(out / name, 6, 2, 2) +
+                       " --set dist.bucket_mb=0.01" + extra);
+    INFO(name << "\n" << r.output);
+    REQUIRE(r.code == 0);
+    return out / name / "tiny_pretrain";
+  };
+  const auto plain = variant("plain", " --set dist.overlap=false");
+  const auto overlap = variant("overlap", " --set dist.overlap=true");
+  const auto zero = variant("zero", " --set dist.overlap=true --set dist.zero_stage=1");
+  const auto lp = train_losses(plain);
+  REQUIRE(lp.size() == 6);
+  for (const auto& other : {overlap, zero}) {
+    INFO(other.string());
+    auto lo = train_losses(other);
+    for (int64_t s = 1; s <= 6; ++s) CHECK(lo.at(s) == lp.at(s));
+    auto wp = checkpoint_weights(plain, 6), wo = checkpoint_weights(other, 6);
+    for (const auto& [k, v] : wp) CHECK(at::equal(v, wo.at(k)));
+    for (int64_t step : {3, 6}) {
+      const std::string dir = "checkpoints/step_" + std::to_string(step);
+      auto op = ibllm::checkpoint::load_checkpoint(plain / dir).optimizer;
+      auto oo = ibllm::checkpoint::load_checkpoint(other / dir).optimizer;
+      REQUIRE(op.size() == oo.size());
+      for (const auto& [k, v] : op) {
+        INFO(k);
+        REQUIRE(oo.count(k) == 1);
+        CHECK(at::equal(v, oo.at(k)));
+      }
+    }
+  }
+  // The ZeRO-1 step-3 checkpoint, resumed on 2 ranks without sharding: steps 4..6 as before.
+  auto resumed = run_shell("launch/local.sh 2 " + args(out / "resumed", 6, 2, 2) +
+                           " --set dist.bucket_mb=0.01 --set checkpoint.resume=" +
+                           (zero / "checkpoints" / "step_3").string());
+  INFO(resumed.output);
+  REQUIRE(resumed.code == 0);
+  auto lr = train_losses(out / "resumed" / "tiny_pretrain");
+  for (int64_t s = 4; s <= 6; ++s) CHECK(lr.at(s) == lp.at(s));
+  auto wr = checkpoint_weights(out / "resumed" / "tiny_pretrain", 6);
+  for (const auto& [k, v] : checkpoint_weights(plain, 6)) CHECK(at::equal(v, wr.at(k)));
+}
+
+namespace {
+
+std::vector<nlohmann::json> json_lines(const std::string& output) {
+  std::vector<nlohmann::json> rows;
+  std::istringstream in(output);
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto brace = line.find('{');
+    if (brace != std::string::npos && line.find("\"bench\"") != std::string::npos)
+      rows.push_back(nlohmann::json::parse(line.substr(brace)));
+  }
+  return rows;
+}
+
+}  // namespace
+
+TEST_CASE("ddp: bench times the synced step: a group of one, and 2 ranks with ZeRO-1",
+          "[ddp][integration][bench]") {
+  const std::string base =
+      "bench configs/tiny_pretrain.yaml --set bench.steps=2 --set bench.warmup_steps=1 "
+      "--set run.log_level=warn --set dist.bucket_mb=0.05";
+  auto plain = run_cli(base);
+  INFO(plain.output);
+  REQUIRE(plain.code == 0);
+  const auto p = json_lines(plain.output);
+  REQUIRE(p.size() == 1);
+  CHECK_FALSE(p[0].contains("grad_sync"));
+  CHECK(p[0].at("world_size") == 1);
+
+  auto one = run_cli(base + " --set bench.grad_sync=true");
+  INFO(one.output);
+  REQUIRE(one.code == 0);
+  const auto o = json_lines(one.output);
+  REQUIRE(o.size() == 1);
+  const auto& gs = o[0].at("grad_sync");
+  CHECK(gs.at("backend") == "gloo");
+  CHECK(gs.at("buckets").get<int64_t>() >= 2);
+  CHECK(gs.at("overlap") == true);
+  // The real model's hooks fire: buckets start while backward still runs.
+  CHECK(gs.at("buckets_started_in_backward").get<int64_t>() >= 1);
+  CHECK(gs.at("allreduce_ms").get<double>() > 0);
+
+  auto two = run_shell("launch/local.sh 2 " + base + " --set dist.zero_stage=1");
+  INFO(two.output);
+  REQUIRE(two.code == 0);
+  const auto t = json_lines(two.output);
+  REQUIRE(t.size() == 1);  // rank 0 speaks for all
+  CHECK(t[0].at("world_size") == 2);
+  CHECK(t[0].at("grad_sync").at("zero_stage") == 1);
+  CHECK(t[0].at("optimizer_state_gib").get<double>() <
+        0.75 * p[0].at("optimizer_state_gib").get<double>());
 }
