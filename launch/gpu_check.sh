@@ -26,5 +26,16 @@ NCCL_INC="$(python3 -c 'import nvidia.nccl,os;print(os.path.join(os.path.dirname
   echo "== bench: 7B-shaped decoding (bf16 weights; bound = weight bytes / HBM bandwidth)"
   "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --decode --batch-sizes 1,8 \
     --set generation.max_gen_len=128 --set run.log_level=warn
+  echo "== distributed (#8): NCCL world size 1, the synced step and the bucket all-reduce bandwidth"
+  "$BUILD_DIR/ibllm" bench configs/pretrain_7b.yaml --batch-sizes 4 --set bench.grad_sync=true \
+    --set run.log_level=warn
+  "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --batch-sizes 4 --set bench.grad_sync=true \
+    --set dist.overlap=false --set run.log_level=warn
+  "$BUILD_DIR/ibllm" bench configs/finetune_7b.yaml --batch-sizes 4 --set bench.grad_sync=true \
+    --set run.log_level=warn
+  echo "== distributed (#8): torchrun --no-python, 1 rank, tiny training on the GPU"
+  NPROC=1 IBLLM_BIN="$BUILD_DIR/ibllm" TORCHRUN="python3 -m torch.distributed.run" \
+    launch/torchrun.sh configs/tiny_pretrain.yaml --set run.device=cuda --set trainer.max_steps=20 \
+    --set run.output_dir="$OUT/runs" --set trainer.progress_bar=false
   echo "gpu_check exit: $?"
 } 2>&1 | tee "$OUT/gpu_check.log"
