@@ -1,7 +1,7 @@
 // Overlapped gradient sync and ZeRO-1 on real Gloo ranks (forked children, loopback): buckets
 // started from gradient hooks during the last backward give bit for bit the post-backward result
 // and the true mean (with accumulation, a parameter unused in a step, one used only by an earlier
-// micro-batch); the ZeRO-1 partition, the broadcast from owners, and sharded AdamW + gathered
+// micro-batch; also with bf16 on the wire); the ZeRO-1 partition, the broadcast from owners, and sharded AdamW + gathered
 // state equal the unsharded optimizer bit for bit.
 #include "tests/support/catch.h"
 
@@ -95,11 +95,12 @@ struct Chain {
 
 // Two optimizer-less steps of 2 micro-batches each; returns the averaged grads of both steps.
 std::vector<at::Tensor> run_sync(Communicator& comm, bool unused_first, bool overlap,
-                                 size_t* started) {
+                                 size_t* started, bool bf16_wire = false) {
   Chain c(unused_first);
   DistConfig cfg;
   cfg.bucket_mb = 1100.0 / (1024.0 * 1024.0);  // about one layer per bucket
   cfg.overlap = overlap;
+  cfg.bf16_grad_comm = bf16_wire;
   GradSync sync(comm, c.params, cfg);
   expect(sync.overlapping() == overlap, "overlapping() mismatch");
   std::vector<at::Tensor> out;
@@ -171,6 +172,12 @@ TEST_CASE("dist overlap: hook-started buckets equal post-backward sync and the t
         expect(at::equal(on[u], at::zeros_like(on[u])), "the unused parameter's grad is not 0");
         report += " started=" + std::to_string(started_on);
       }
+      // bf16 on the wire: the hooks round prev + grad once, as the post-backward packing does.
+      size_t s_on = 0, s_off = 0;
+      const auto on = run_sync(*comm, true, true, &s_on, /*bf16_wire=*/true);
+      const auto off = run_sync(*comm, true, false, &s_off, /*bf16_wire=*/true);
+      for (size_t i = 0; i < on.size(); ++i)
+        expect(at::equal(on[i], off[i]), "bf16 wire: grad " + std::to_string(i) + " differs");
       return report;
     });
     INFO("world " << world << "\n" << describe(out));
