@@ -33,18 +33,10 @@ void expect(bool cond, const std::string& what) {
 }
 
 std::unique_ptr<Communicator> connect(int rank, int world, int port) {
-  DistEnv e;
-  e.rank = rank;
-  e.world_size = world;
-  e.local_rank = rank;
-  e.local_world_size = world;
-  e.master_addr = "127.0.0.1";
-  e.master_port = port;
-  e.source = "test";
   DistConfig c;
   c.backend = "gloo";
   c.timeout_s = 30;
-  return make_communicator(e, c, at::Device(at::kCPU));
+  return make_communicator(test::loopback_env(rank, world, port), c, at::Device(at::kCPU));
 }
 
 constexpr int kLayers = 6;

@@ -19,6 +19,18 @@
 
 namespace ibllm::test {
 
+dist::DistEnv loopback_env(int rank, int world, int port) {
+  dist::DistEnv e;
+  e.rank = rank;
+  e.world_size = world;
+  e.local_rank = rank;
+  e.local_world_size = world;
+  e.master_addr = "127.0.0.1";
+  e.master_port = port;
+  e.source = "test";
+  return e;
+}
+
 int free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");

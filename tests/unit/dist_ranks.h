@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "src/distributed/dist_env.h"
+
 namespace ibllm::test {
 
 struct RankOutcome {
@@ -25,6 +27,9 @@ int free_port();
 // message) or 1 (the exception's what()). `body` may also _exit itself to simulate a crash.
 std::vector<RankOutcome> run_ranks(int world, double limit_s,
                                    const std::function<std::string(int rank)>& body);
+
+// The environment of rank r of a loopback job on `port` (source "test").
+dist::DistEnv loopback_env(int rank, int world, int port);
 
 // One line per rank, for failure messages.
 std::string describe(const std::vector<RankOutcome>& outcomes);

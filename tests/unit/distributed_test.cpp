@@ -73,19 +73,6 @@ std::string config_error(const std::function<void()>& f) {
   return "<no ConfigError>";
 }
 
-// The environment of rank r of a loopback Gloo job.
-DistEnv local_env(int rank, int world, int port) {
-  DistEnv e;
-  e.rank = rank;
-  e.world_size = world;
-  e.local_rank = rank;
-  e.local_world_size = world;
-  e.master_addr = "127.0.0.1";
-  e.master_port = port;
-  e.source = "test";
-  return e;
-}
-
 DistConfig gloo_config(int64_t timeout_s = 30) {
   DistConfig c;
   c.backend = "gloo";
@@ -94,7 +81,7 @@ DistConfig gloo_config(int64_t timeout_s = 30) {
 }
 
 std::unique_ptr<Communicator> connect(int rank, int world, int port, const DistConfig& cfg) {
-  return make_communicator(local_env(rank, world, port), cfg, at::Device(at::kCPU));
+  return make_communicator(test::loopback_env(rank, world, port), cfg, at::Device(at::kCPU));
 }
 
 void expect(bool cond, const std::string& what) {
@@ -560,7 +547,7 @@ TEST_CASE("dist torchrun agent store: every rank joins as a client under the att
       while (store->add("done", 0) < 2) std::this_thread::sleep_for(std::chrono::milliseconds(20));
       return "agent";
     }
-    DistEnv env = local_env(rank, 2, port);
+    DistEnv env = test::loopback_env(rank, 2, port);
     env.use_agent_store = true;
     env.store_prefix = "/worker/attempt_0";
     auto comm = make_communicator(env, gloo_config(), at::Device(at::kCPU));
