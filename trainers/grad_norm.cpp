@@ -5,6 +5,7 @@
 #include "trainers/grad_norm.h"
 
 #include <ATen/ATen.h>
+#include <ATen/core/grad_mode.h>
 
 namespace ibllm::train {
 

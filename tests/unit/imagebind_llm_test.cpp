@@ -1,12 +1,15 @@
 // The composite's trainable sets (reference counts for the 7B preset, built on the meta device),
 // pattern errors, and weight assembly: random-base guard, delta save/load round trip, strict
 // missing/unexpected reports, allow_missing, the legacy `llma.` prefix.
+#include <algorithm>
+
 #include <ATen/ATen.h>
 
 #include "models/imagebind_llm.h"
 #include "models/imagebind_llm_weights.h"
 #include "models/trainable.h"
 #include "src/core/error.h"
+#include "src/distributed/param_sync.h"
 #include "src/io/safetensors.h"
 #include "tests/support/catch.h"
 #include "tests/support/paths.h"
@@ -52,6 +55,19 @@ TEST_CASE("trainable: presets select exactly the reference sets (7B counts)", "[
   CHECK(pre->bind->parameter_count() == 608190464);
   CHECK(r.names.size() == 2 + 3 + 9 + 1 + 32);
   for (const auto& n : r.names) CHECK(n.rfind("image_bind.", 0) != 0);
+  // ZeRO-1 over 8 ranks: the nine 67.1 M-parameter bind matrices are not split, so the largest
+  // shard holds two of them: Adam state 1.07 GB instead of 4.87 GB per rank.
+  {
+    std::vector<at::Tensor> tensors;
+    const auto named = pre->named_parameters();
+    for (const auto& n : r.names) tensors.push_back(named[n]);
+    const auto owner = dist::partition_by_size(tensors, 8);
+    std::vector<int64_t> load(8, 0);
+    for (size_t i = 0; i < tensors.size(); ++i) load[static_cast<size_t>(owner[i])] += tensors[i].numel();
+    const int64_t largest = *std::max_element(load.begin(), load.end());
+    CHECK(largest == 2 * 4096 * 16384);
+    CHECK(*std::min_element(load.begin(), load.end()) >= 4096 * 16384);
+  }
 
   models::ImageBindLlm fin(seven_b(true), at::Device(at::kMeta));
   tc.preset = "finetune";

@@ -3,6 +3,7 @@
 // stored rows for chunk sizes below K, with partial last chunks and across shards, per-sample
 // mixing for batches, the `model.cache` config, and a printed (not asserted) CPU search timing.
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 
 #include <chrono>
 #include <filesystem>
