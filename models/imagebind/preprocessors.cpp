@@ -37,8 +37,8 @@ PatchStemImpl::PatchStemImpl(const std::string& kind, const ModalityConfig& c,
     const int64_t k = c.kernel_size.at(0), s = c.stride.at(0);
     conv = register_module("proj", PatchConv(c.in_channels, D, std::vector<int64_t>{k, k}, std::vector<int64_t>{s, s}, options));
   } else if (kind == "linear") {
-    linear = register_module(
-        "proj", EncoderLinear(c.in_channels * c.kernel_size.at(0), D, false, options));
+    linear = register_module("proj", Dense(c.in_channels * c.kernel_size.at(0), D, false, options,
+                                           DenseInit::kTorchLinear));
   } else {
     throw ModelError("unknown stem kind '" + kind + "'");
   }

@@ -11,6 +11,7 @@
 
 #include <string>
 
+#include "models/common/dense.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind/layers.h"
 
@@ -28,7 +29,7 @@ class PatchStemImpl : public torch::nn::Module {
 
   torch::nn::ModuleList proj_list{nullptr};  // vision: [placeholder, conv]
   PatchConv conv{nullptr};                   // vision/audio/depth/thermal
-  EncoderLinear linear{nullptr};             // imu
+  Dense linear{nullptr};                     // imu
   EncoderLayerNorm norm_layer{nullptr};
 
  private:
