@@ -48,20 +48,6 @@ at::Tensor PatchConvImpl::forward(const at::Tensor& x) const {
   return at::conv3d(x, weight, {}, stride_);
 }
 
-EncoderEmbeddingImpl::EncoderEmbeddingImpl(int64_t vocab, int64_t dim,
-                                           const at::TensorOptions& options) {
-  weight = register_parameter("weight", at::empty({vocab, dim}, options));
-}
-
-void EncoderEmbeddingImpl::reset_parameters() {
-  at::NoGradGuard no_grad;
-  weight.normal_(0.0, 0.02);
-}
-
-at::Tensor EncoderEmbeddingImpl::forward(const at::Tensor& ids) const {
-  return at::embedding(weight, ids);
-}
-
 TensorHolderImpl::TensorHolderImpl(const std::string& name, at::Tensor v, bool as_buffer) {
   value = as_buffer ? register_buffer(name, std::move(v)) : register_parameter(name, std::move(v));
 }

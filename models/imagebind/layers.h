@@ -1,8 +1,9 @@
 // Parameter-holding leaf layers shared by the ImageBind and Point-Bind encoders: LayerNorm, a
 // bias-free patch convolution (2-D or 3-D), a 1x1 Conv1d and an eval-mode BatchNorm1d (their
-// Linear is models/common/dense.h with DenseInit::kTorchLinear). Unlike torch::nn's modules they
-// allocate with caller-given TensorOptions (meta/bf16/CUDA) and draw no random numbers at
-// construction: values come from reset_parameters() or a checkpoint.
+// Linear is models/common/dense.h with DenseInit::kTorchLinear, their token table
+// models/common/embedding.h). Unlike torch::nn's modules they allocate with caller-given
+// TensorOptions (meta/bf16/CUDA) and draw no random numbers at construction: values come from
+// reset_parameters() or a checkpoint.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -76,17 +77,6 @@ class FrozenBatchNorm1dImpl : public torch::nn::Module {
   at::Tensor num_batches_tracked;
 };
 TORCH_MODULE(FrozenBatchNorm1d);
-
-// Embedding table. Key: weight (V, D).
-class EncoderEmbeddingImpl : public torch::nn::Module {
- public:
-  EncoderEmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options);
-  void reset_parameters();
-  at::Tensor forward(const at::Tensor& ids) const;  // (...) int64 -> (..., D)
-
-  at::Tensor weight;
-};
-TORCH_MODULE(EncoderEmbedding);
 
 // A module that only holds one named tensor, for reference modules whose sole state is a tensor
 // (`pos_embedding_helper.pos_embed`, the postprocessor's `1.log_logit_scale`).

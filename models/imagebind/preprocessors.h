@@ -12,6 +12,7 @@
 #include <string>
 
 #include "models/common/dense.h"
+#include "models/common/embedding.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind/layers.h"
 
@@ -80,7 +81,7 @@ class TextPreprocessorImpl : public torch::nn::Module {
   void reset_parameters();
   at::Tensor forward(const at::Tensor& ids) const;  // (B,L) int64 -> (B,L,D)
 
-  EncoderEmbedding token_embedding{nullptr};
+  TokenEmbedding token_embedding{nullptr};
   at::Tensor pos_embed;
   at::Tensor mask;
 
