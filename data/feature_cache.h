@@ -1,21 +1,17 @@
-// Precomputed ImageBind embeddings for the feature-cached dataset variant: one .safetensors file
-// with a float tensor "embeddings" (N, D) and metadata "paths" = JSON list of the N image paths as
-// written in the data file (the key "" holds the zero-image feature used for text-only rows in
-// text_only: reference). Training then skips the frozen encoder; sample semantics are unchanged.
+// Precomputed ImageBind embeddings for the feature-cached dataset variant: the `ibllm embed` file
+// (src/io/embedding_file.h: float tensor "embeddings" (N, D), metadata "paths" = JSON list of the N
+// image paths as written in the data file; the key "" holds the zero-image feature used for
+// text-only rows in text_only: reference). Training then skips the frozen encoder; sample
+// semantics are unchanged.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-namespace ibllm::io {
-class SafetensorsFile;
-}
 
 namespace ibllm::data {
 
@@ -23,7 +19,6 @@ class FeatureCache {
  public:
   // Throws DataError when the file, the tensor or the metadata is missing or inconsistent.
   explicit FeatureCache(const std::string& path);
-  ~FeatureCache();
   bool contains(const std::string& key) const { return rows_.count(key) != 0; }
   // (D) float32 copy of the row for `key`; throws DataError when absent.
   at::Tensor get(const std::string& key) const;
@@ -33,14 +28,14 @@ class FeatureCache {
 
  private:
   std::string path_;
-  std::unique_ptr<io::SafetensorsFile> file_;
-  at::Tensor embeddings_;
+  at::Tensor embeddings_;  // aliases the mapped file
   int64_t dim_ = 0;
   std::unordered_map<std::string, int64_t> rows_;
 };
 
-// Writes a cache file (used by the feature-extraction command and tests). embeddings: (N, D).
-// extra_metadata: further string entries (e.g. `ibllm embed`'s "failed" list); "paths" is reserved.
+// Writes a cache file (io::write_embedding_file; used by `ibllm embed` and tests).
+// embeddings: (N, D). extra_metadata: further string entries (e.g. `ibllm embed`'s "failed"
+// list); "paths" is reserved.
 void write_feature_cache(const std::string& path, const std::vector<std::string>& keys,
                          const at::Tensor& embeddings,
                          const std::map<std::string, std::string>& extra_metadata = {});

@@ -16,10 +16,10 @@
 
 #include "models/imagebind_llm_config.h"
 #include "models/bind/bind_network.h"
+#include "models/common/embedding.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind/imagebind_model.h"
 #include "models/llama/config.h"
-#include "models/llama/dense.h"
 #include "models/llama/llama.h"
 
 namespace ibllm::models {

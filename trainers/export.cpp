@@ -10,6 +10,7 @@
 
 #include "models/imagebind_llm_weights.h"
 #include "src/core/error.h"
+#include "src/io/convert.h"
 #include "src/io/pth_writer.h"
 #include "src/io/safetensors.h"
 #include "src/io/state_dict.h"
@@ -19,13 +20,6 @@ namespace ibllm::train {
 namespace {
 
 namespace fs = std::filesystem;
-
-at::ScalarType parse_dtype(const std::string& d) {
-  if (d == "fp32") return at::kFloat;
-  if (d == "fp16") return at::kHalf;
-  if (d == "bf16") return at::kBFloat16;
-  throw UsageError("unknown --dtype '" + d + "' (use fp32, fp16 or bf16)");
-}
 
 std::map<std::string, at::Tensor> cast_cpu(const std::map<std::string, at::Tensor>& in,
                                            at::ScalarType dtype) {
@@ -48,9 +42,22 @@ nlohmann::json manifest_of(const std::map<std::string, at::Tensor>& t) {
 
 }  // namespace
 
+at::ScalarType export_dtype(const std::string& name) {
+  const std::string message = "unknown --dtype '" + name + "' (use fp32, fp16 or bf16)";
+  at::ScalarType dtype;
+  try {
+    dtype = io::parse_dtype_name(name);
+  } catch (const IoError&) {
+    throw UsageError(message);  // a command-line mistake: exit code 2, not an I/O failure
+  }
+  if (dtype != at::kFloat && dtype != at::kHalf && dtype != at::kBFloat16)
+    throw UsageError(message);  // fp64: a name io knows, but not an export dtype
+  return dtype;
+}
+
 ExportResult export_weights(const RunConfig& c, const ExportOptions& o) {
   if (o.out_dir.empty()) throw UsageError("export needs --out <dir>");
-  const auto dtype = parse_dtype(o.dtype);
+  const auto dtype = export_dtype(o.dtype);
   RunConfig cc = c;
   cc.run.device = "cpu";  // export is I/O bound; the frozen base stays in its file dtype
   BuiltModel m = build_model(cc);

@@ -7,6 +7,8 @@
 // safetensors file with a JSON manifest. A dtype option casts floating tensors.
 #pragma once
 
+#include <c10/core/ScalarType.h>
+
 #include <string>
 #include <vector>
 
@@ -28,6 +30,11 @@ struct ExportResult {
   int64_t delta_tensors = 0;
   int64_t merged_tensors = 0;
 };
+
+// The scalar type of an export --dtype: io::parse_dtype_name's names for fp32, fp16 and bf16
+// ("fp32", "float32", "bf16", ...). Anything else (fp64 included) is a UsageError (exit code 2)
+// "unknown --dtype '<name>' (use fp32, fp16 or bf16)".
+at::ScalarType export_dtype(const std::string& name);
 
 ExportResult export_weights(const RunConfig& c, const ExportOptions& o);
 

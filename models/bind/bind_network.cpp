@@ -1,8 +1,6 @@
 // Bind network forward and init; see bind_network.h.
 #include "models/bind/bind_network.h"
 
-#include <cmath>
-
 #include "src/core/error.h"
 
 namespace ibllm::models {
@@ -13,7 +11,7 @@ BindNetworkImpl::BindNetworkImpl(const BindConfig& cfg, const at::TensorOptions&
     throw ModelError("bind network: in_dim and dim must be resolved before construction (got " +
                      std::to_string(cfg.in_dim) + ", " + std::to_string(cfg.dim) + ")");
   const int64_t d = cfg.dim, h = cfg.hidden();
-  proj_ = Dense(cfg.in_dim, d, /*with_bias=*/true, options);
+  proj_ = Dense(cfg.in_dim, d, /*with_bias=*/true, options, DenseInit::kTorchLinear);
   named_.emplace_back("image_bind_proj", proj_.ptr());
   for (int64_t k = 1; k <= cfg.n_blocks; ++k) {
     Block b;
@@ -25,9 +23,9 @@ BindNetworkImpl::BindNetworkImpl(const BindConfig& cfg, const at::TensorOptions&
       b.rms = RMSNorm(d, cfg.norm_eps, options);
       named_.emplace_back("image_bind_norm_" + s, b.rms.ptr());
     }
-    b.f1 = Dense(d, h, cfg.legacy, options);
-    b.f2 = Dense(h, d, cfg.legacy, options);
-    b.f3 = Dense(d, h, cfg.legacy, options);
+    b.f1 = Dense(d, h, cfg.legacy, options, DenseInit::kTorchLinear);
+    b.f2 = Dense(h, d, cfg.legacy, options, DenseInit::kTorchLinear);
+    b.f3 = Dense(d, h, cfg.legacy, options, DenseInit::kTorchLinear);
     named_.emplace_back("image_bind_f1_" + s, b.f1.ptr());
     named_.emplace_back("image_bind_f2_" + s, b.f2.ptr());
     named_.emplace_back("image_bind_f3_" + s, b.f3.ptr());
@@ -42,21 +40,14 @@ void BindNetworkImpl::attach(torch::nn::Module& parent) {
 
 void BindNetworkImpl::reset_parameters() {
   at::NoGradGuard guard;
-  // torch.nn.Linear: weight and bias both U(-1/sqrt(in), 1/sqrt(in)).
-  auto linear = [](Dense& l) {
-    l->reset_parameters();
-    if (l->bias.defined()) {
-      const double bound = 1.0 / std::sqrt(static_cast<double>(l->in_features()));
-      l->bias.uniform_(-bound, bound);
-    }
-  };
-  linear(proj_);
+  // The linears were built with DenseInit::kTorchLinear: weight and bias U(-1/sqrt(in), ...).
+  proj_->reset_parameters();
   for (auto& b : blocks_) {
     if (b.rms) b.rms->reset_parameters();
     if (b.ln) b.ln->reset_parameters();
-    linear(b.f1);
-    linear(b.f2);
-    linear(b.f3);
+    b.f1->reset_parameters();
+    b.f2->reset_parameters();
+    b.f3->reset_parameters();
   }
 }
 

@@ -14,7 +14,7 @@
 
 #include "models/bind/bind_config.h"
 #include "models/imagebind/layers.h"
-#include "models/llama/dense.h"
+#include "models/common/dense.h"
 #include "models/llama/rms_norm.h"
 
 namespace ibllm::models {

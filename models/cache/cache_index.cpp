@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "src/core/error.h"
+#include "src/io/embedding_file.h"
 #include "src/io/safetensors.h"
 
 namespace ibllm::models {
@@ -20,31 +21,6 @@ namespace fs = std::filesystem;
 
 constexpr int kManifestVersion = 1;
 constexpr size_t kMaxDuplicateExamples = 20;
-
-std::vector<std::string> read_paths(const io::SafetensorsFile& f, int64_t rows) {
-  auto it = f.metadata().find("paths");
-  if (it == f.metadata().end())
-    throw DataError("embeddings file " + f.path() + " has no \"paths\" metadata",
-                    "write it with `ibllm embed` (JSON list of one key per row)");
-  nlohmann::json keys;
-  try {
-    keys = nlohmann::json::parse(it->second);
-  } catch (const std::exception& e) {
-    throw DataError("embeddings file " + f.path() +
-                    ": \"paths\" metadata is not JSON: " + e.what());
-  }
-  if (!keys.is_array() || static_cast<int64_t>(keys.size()) != rows)
-    throw DataError(fmt::format("embeddings file {}: \"paths\" must list one key per row ({})",
-                                f.path(), rows));
-  std::vector<std::string> out;
-  out.reserve(keys.size());
-  for (size_t i = 0; i < keys.size(); ++i) {
-    if (!keys[i].is_string())
-      throw DataError(fmt::format("embeddings file {}: paths[{}] is not a string", f.path(), i));
-    out.push_back(keys[i].get<std::string>());
-  }
-  return out;
-}
 
 // (rows, D) fp32 rows of `x` -> L2-normalised fp16; throws on a non-finite or all-zero row.
 at::Tensor normalise_rows(const at::Tensor& x, const std::string& path, int64_t first_row,
@@ -96,22 +72,10 @@ CacheBuildReport build_visual_cache(const std::vector<std::string>& sources,
   std::unordered_map<std::string, size_t> seen;  // key -> source index holding the kept row
   for (size_t s = 0; s < sources.size(); ++s) {
     const std::string& path = sources[s];
-    std::unique_ptr<io::SafetensorsFile> file;
-    try {
-      file = std::make_unique<io::SafetensorsFile>(path);
-    } catch (const Error& e) {
-      throw DataError("cannot open embeddings file " + path + ": " + e.what(),
-                      "give files written by `ibllm embed`");
-    }
-    if (!file->contains("embeddings"))
-      throw DataError("embeddings file " + path + " has no tensor \"embeddings\"",
-                      "give files written by `ibllm embed`");
-    const at::Tensor emb = file->tensor("embeddings");
-    if (emb.dim() != 2 || !at::isFloatingType(emb.scalar_type()))
-      throw DataError(
-          fmt::format("embeddings file {}: \"embeddings\" must be a float (N, D) tensor, "
-                      "got {} with {} dims",
-                      path, c10::toString(emb.scalar_type()), emb.dim()));
+    const io::EmbeddingFile file =
+        io::read_embedding_file(path, {"embeddings file", "give files written by `ibllm embed`"});
+    const at::Tensor& emb = file.embeddings;
+    const std::vector<std::string>& keys = file.keys;
     const int64_t rows = emb.size(0), dim = emb.size(1);
     if (rows == 0 || dim == 0)
       throw DataError("embeddings file " + path + " is empty (no rows)",
@@ -121,7 +85,6 @@ CacheBuildReport build_visual_cache(const std::vector<std::string>& sources,
       throw DataError(fmt::format("embeddings file {} has width {}, but {} has width {}", path, dim,
                                   sources[0], report.dim),
                       "all files must come from the same ImageBind model");
-    const std::vector<std::string> keys = read_paths(*file, rows);
 
     CacheSourceReport src;
     src.path = path;

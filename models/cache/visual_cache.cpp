@@ -7,9 +7,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <nlohmann/json.hpp>
 
 #include "src/core/error.h"
+#include "src/io/embedding_file.h"
 #include "src/io/safetensors.h"
 
 namespace ibllm::models {
@@ -148,15 +148,9 @@ std::string VisualCache::key(int64_t id) const {
   std::call_once(keys_once_, [this] {
     keys_.clear();  // a failed earlier attempt may have left some shards
     for (const auto& sh : shards_) {
-      const auto& meta = sh.file->metadata();
-      auto it = meta.find("paths");
-      std::vector<std::string> keys;
-      if (it != meta.end())
-        keys = nlohmann::json::parse(it->second).get<std::vector<std::string>>();
-      if (static_cast<int64_t>(keys.size()) != sh.vectors.size(0))
-        throw DataError("visual cache shard " + sh.file->path() +
-                        ": \"paths\" metadata does not list one key per row");
-      keys_.push_back(std::move(keys));
+      keys_.push_back(
+          io::read_row_keys(*sh.file, sh.vectors.size(0),
+                            {"visual cache shard", "rebuild the index with `ibllm build-cache`"}));
     }
   });
   return keys_[s][static_cast<size_t>(id - shards_[s].offset)];

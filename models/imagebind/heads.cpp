@@ -11,7 +11,8 @@ TokenHeadImpl::TokenHeadImpl(int64_t dim, int64_t out_dim, int64_t linear_index,
                              const at::TensorOptions& options)
     : select_cls_(select_cls) {
   norm = register_module("0", EncoderLayerNorm(dim, 1e-6, options));
-  proj = register_module(std::to_string(linear_index), EncoderLinear(dim, out_dim, false, options));
+  proj = register_module(std::to_string(linear_index),
+                         Dense(dim, out_dim, false, options, DenseInit::kTorchLinear));
 }
 
 void TokenHeadImpl::reset_parameters() {
@@ -29,7 +30,7 @@ at::Tensor TokenHeadImpl::forward(const at::Tensor& x) const {
 TextHeadImpl::TextHeadImpl(int64_t dim, int64_t out_dim, const at::TensorOptions& options) {
   proj = register_module("proj", torch::nn::ModuleList());
   norm_ = EncoderLayerNorm(dim, 1e-6, options);
-  linear_ = EncoderLinear(dim, out_dim, false, options);
+  linear_ = Dense(dim, out_dim, false, options, DenseInit::kTorchLinear);
   proj->push_back(norm_);
   proj->push_back(linear_);
 }

@@ -9,6 +9,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/common/dense.h"
 #include "models/imagebind/layers.h"
 
 namespace ibllm::models {
@@ -23,7 +24,7 @@ class TokenHeadImpl : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) const;  // (B,L,D) or (B,D) -> (B,out)
 
   EncoderLayerNorm norm{nullptr};  // registered as "0"
-  EncoderLinear proj{nullptr};     // registered as "<linear_index>"
+  Dense proj{nullptr};             // registered as "<linear_index>"
 
  private:
   bool select_cls_;
@@ -41,7 +42,7 @@ class TextHeadImpl : public torch::nn::Module {
 
  private:
   EncoderLayerNorm norm_{nullptr};
-  EncoderLinear linear_{nullptr};
+  Dense linear_{nullptr};
 };
 TORCH_MODULE(TextHead);
 
@@ -49,7 +50,8 @@ TORCH_MODULE(TextHead);
 // buffer; no state at all when `scaled` is false (vision).
 class PostprocessorImpl : public torch::nn::Module {
  public:
-  PostprocessorImpl(bool scaled, double logit_scale, bool learnable, const at::TensorOptions& options);
+  PostprocessorImpl(bool scaled, double logit_scale, bool learnable,
+                    const at::TensorOptions& options);
   void reset_parameters();
   at::Tensor forward(const at::Tensor& x) const;  // (B,out) -> (B,out)
   // min(exp(log_logit_scale), 100), or 1 without a scale.

@@ -2,33 +2,13 @@
 // the caller's options; reset_parameters() gives torch-like default values.
 #include "models/imagebind/layers.h"
 
-#include <cmath>
-
+#include "models/common/dense.h"
 #include "src/core/error.h"
 
 namespace ibllm::models {
 
-void init_fan_in_uniform(at::Tensor& weight, at::Tensor& bias) {
-  at::NoGradGuard no_grad;
-  const int64_t fan_in = weight.dim() >= 2 ? weight[0].numel() : 1;
-  const double bound = 1.0 / std::sqrt(static_cast<double>(std::max<int64_t>(fan_in, 1)));
-  weight.uniform_(-bound, bound);
-  if (bias.defined()) bias.uniform_(-bound, bound);
-}
-
-EncoderLinearImpl::EncoderLinearImpl(int64_t in, int64_t out, bool has_bias,
-                                     const at::TensorOptions& options) {
-  weight = register_parameter("weight", at::empty({out, in}, options));
-  if (has_bias) bias = register_parameter("bias", at::empty({out}, options));
-}
-
-void EncoderLinearImpl::reset_parameters() { init_fan_in_uniform(weight, bias); }
-
-at::Tensor EncoderLinearImpl::forward(const at::Tensor& x) const {
-  return at::linear(x, weight, bias);
-}
-
-EncoderLayerNormImpl::EncoderLayerNormImpl(int64_t dim, double eps, const at::TensorOptions& options)
+EncoderLayerNormImpl::EncoderLayerNormImpl(int64_t dim, double eps,
+                                           const at::TensorOptions& options)
     : dim_(dim), eps_(eps) {
   weight = register_parameter("weight", at::empty({dim}, options));
   bias = register_parameter("bias", at::empty({dim}, options));
@@ -61,25 +41,11 @@ void PatchConvImpl::reset_parameters() {
 
 at::Tensor PatchConvImpl::forward(const at::Tensor& x) const {
   if (x.dim() != static_cast<int64_t>(kernel_.size()) + 2 || x.size(1) != weight.size(1))
-    throw ModelError("patch convolution expects (B," + std::to_string(weight.size(1)) + ",...) with " +
-                     std::to_string(kernel_.size()) + " spatial dims, got " + std::to_string(x.dim()) +
-                     "-D input");
+    throw ModelError("patch convolution expects (B," + std::to_string(weight.size(1)) +
+                     ",...) with " + std::to_string(kernel_.size()) + " spatial dims, got " +
+                     std::to_string(x.dim()) + "-D input");
   if (kernel_.size() == 2) return at::conv2d(x, weight, {}, stride_);
   return at::conv3d(x, weight, {}, stride_);
-}
-
-EncoderEmbeddingImpl::EncoderEmbeddingImpl(int64_t vocab, int64_t dim,
-                                           const at::TensorOptions& options) {
-  weight = register_parameter("weight", at::empty({vocab, dim}, options));
-}
-
-void EncoderEmbeddingImpl::reset_parameters() {
-  at::NoGradGuard no_grad;
-  weight.normal_(0.0, 0.02);
-}
-
-at::Tensor EncoderEmbeddingImpl::forward(const at::Tensor& ids) const {
-  return at::embedding(weight, ids);
 }
 
 TensorHolderImpl::TensorHolderImpl(const std::string& name, at::Tensor v, bool as_buffer) {

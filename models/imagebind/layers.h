@@ -1,7 +1,9 @@
-// Parameter-holding leaf layers shared by the ImageBind and Point-Bind encoders: Linear,
-// LayerNorm, a bias-free patch convolution (2-D or 3-D), a 1x1 Conv1d and an eval-mode BatchNorm1d.
-// Unlike torch::nn's modules they allocate with caller-given TensorOptions (meta/bf16/CUDA) and draw
-// no random numbers at construction: values come from reset_parameters() or a checkpoint.
+// Parameter-holding leaf layers shared by the ImageBind and Point-Bind encoders: LayerNorm, a
+// bias-free patch convolution (2-D or 3-D), a 1x1 Conv1d and an eval-mode BatchNorm1d (their
+// Linear is models/common/dense.h with DenseInit::kTorchLinear, their token table
+// models/common/embedding.h). Unlike torch::nn's modules they allocate with caller-given
+// TensorOptions (meta/bf16/CUDA) and draw no random numbers at construction: values come from
+// reset_parameters() or a checkpoint.
 #pragma once
 
 #include <ATen/ATen.h>
@@ -12,18 +14,6 @@
 #include <vector>
 
 namespace ibllm::models {
-
-// y = x W^T (+ b). Keys: weight (out,in), bias (out).
-class EncoderLinearImpl : public torch::nn::Module {
- public:
-  EncoderLinearImpl(int64_t in, int64_t out, bool bias, const at::TensorOptions& options);
-  void reset_parameters();
-  at::Tensor forward(const at::Tensor& x) const;  // (..., in) -> (..., out)
-
-  at::Tensor weight;
-  at::Tensor bias;  // undefined when built without bias
-};
-TORCH_MODULE(EncoderLinear);
 
 // LayerNorm over the last dim with affine weight/bias. Keys: weight, bias.
 class EncoderLayerNormImpl : public torch::nn::Module {
@@ -88,17 +78,6 @@ class FrozenBatchNorm1dImpl : public torch::nn::Module {
 };
 TORCH_MODULE(FrozenBatchNorm1d);
 
-// Embedding table. Key: weight (V, D).
-class EncoderEmbeddingImpl : public torch::nn::Module {
- public:
-  EncoderEmbeddingImpl(int64_t vocab, int64_t dim, const at::TensorOptions& options);
-  void reset_parameters();
-  at::Tensor forward(const at::Tensor& ids) const;  // (...) int64 -> (..., D)
-
-  at::Tensor weight;
-};
-TORCH_MODULE(EncoderEmbedding);
-
 // A module that only holds one named tensor, for reference modules whose sole state is a tensor
 // (`pos_embedding_helper.pos_embed`, the postprocessor's `1.log_logit_scale`).
 class TensorHolderImpl : public torch::nn::Module {
@@ -113,8 +92,5 @@ TORCH_MODULE(TensorHolder);
 // PadIm2Video at `rgbt_stem.proj.0`), so the next module's keys get the official index.
 class IndexPlaceholderImpl : public torch::nn::Module {};
 TORCH_MODULE(IndexPlaceholder);
-
-// Uniform(-1/sqrt(fan_in), 1/sqrt(fan_in)) for matrices, the torch default for Linear/Conv.
-void init_fan_in_uniform(at::Tensor& weight, at::Tensor& bias);
 
 }  // namespace ibllm::models

@@ -37,8 +37,8 @@ PatchStemImpl::PatchStemImpl(const std::string& kind, const ModalityConfig& c,
     const int64_t k = c.kernel_size.at(0), s = c.stride.at(0);
     conv = register_module("proj", PatchConv(c.in_channels, D, std::vector<int64_t>{k, k}, std::vector<int64_t>{s, s}, options));
   } else if (kind == "linear") {
-    linear = register_module(
-        "proj", EncoderLinear(c.in_channels * c.kernel_size.at(0), D, false, options));
+    linear = register_module("proj", Dense(c.in_channels * c.kernel_size.at(0), D, false, options,
+                                           DenseInit::kTorchLinear));
   } else {
     throw ModelError("unknown stem kind '" + kind + "'");
   }
@@ -156,7 +156,7 @@ at::Tensor ImuPreprocessorImpl::forward(const at::Tensor& x) const {
 TextPreprocessorImpl::TextPreprocessorImpl(const ModalityConfig& c, const at::TensorOptions& options)
     : vocab_(c.vocab_size), context_(c.context_length) {
   const int64_t D = c.embed_dim, L = c.context_length;
-  token_embedding = register_module("token_embedding", EncoderEmbedding(vocab_, D, options));
+  token_embedding = register_module("token_embedding", TokenEmbedding(vocab_, D, options, /*init_std=*/0.02));
   pos_embed = register_parameter("pos_embed", at::empty({1, L, D}, options));
   mask = register_buffer("mask", at::empty({L, L}, options));
   if (options.device().type() != at::kMeta) {

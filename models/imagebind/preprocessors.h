@@ -11,6 +11,8 @@
 
 #include <string>
 
+#include "models/common/dense.h"
+#include "models/common/embedding.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind/layers.h"
 
@@ -28,7 +30,7 @@ class PatchStemImpl : public torch::nn::Module {
 
   torch::nn::ModuleList proj_list{nullptr};  // vision: [placeholder, conv]
   PatchConv conv{nullptr};                   // vision/audio/depth/thermal
-  EncoderLinear linear{nullptr};             // imu
+  Dense linear{nullptr};                     // imu
   EncoderLayerNorm norm_layer{nullptr};
 
  private:
@@ -79,7 +81,7 @@ class TextPreprocessorImpl : public torch::nn::Module {
   void reset_parameters();
   at::Tensor forward(const at::Tensor& ids) const;  // (B,L) int64 -> (B,L,D)
 
-  EncoderEmbedding token_embedding{nullptr};
+  TokenEmbedding token_embedding{nullptr};
   at::Tensor pos_embed;
   at::Tensor mask;
 

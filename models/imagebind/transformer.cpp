@@ -17,7 +17,7 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(int64_t dim, int64_t heads, bool 
                      std::to_string(dim));
   in_proj_weight = register_parameter("in_proj_weight", at::empty({3 * dim, dim}, options));
   in_proj_bias = register_parameter("in_proj_bias", at::empty({3 * dim}, options));
-  out_proj = register_module("out_proj", EncoderLinear(dim, dim, true, options));
+  out_proj = register_module("out_proj", Dense(dim, dim, true, options, DenseInit::kTorchLinear));
   if (add_bias_kv) {
     bias_k = register_parameter("bias_k", at::empty({1, 1, dim}, options));
     bias_v = register_parameter("bias_v", at::empty({1, 1, dim}, options));
@@ -67,8 +67,8 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
 }
 
 TrunkMlpImpl::TrunkMlpImpl(int64_t dim, int64_t hidden, const at::TensorOptions& options) {
-  fc1 = register_module("fc1", EncoderLinear(dim, hidden, true, options));
-  fc2 = register_module("fc2", EncoderLinear(hidden, dim, true, options));
+  fc1 = register_module("fc1", Dense(dim, hidden, true, options, DenseInit::kTorchLinear));
+  fc2 = register_module("fc2", Dense(hidden, dim, true, options, DenseInit::kTorchLinear));
 }
 
 void TrunkMlpImpl::reset_parameters() {

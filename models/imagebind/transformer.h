@@ -9,6 +9,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/common/dense.h"
 #include "models/imagebind/layers.h"
 
 namespace ibllm::models {
@@ -24,7 +25,7 @@ class MultiheadAttentionImpl : public torch::nn::Module {
 
   at::Tensor in_proj_weight;
   at::Tensor in_proj_bias;
-  EncoderLinear out_proj{nullptr};
+  Dense out_proj{nullptr};
   at::Tensor bias_k;  // undefined without add_bias_kv
   at::Tensor bias_v;
 
@@ -41,8 +42,8 @@ class TrunkMlpImpl : public torch::nn::Module {
   void reset_parameters();
   at::Tensor forward(const at::Tensor& x) const;
 
-  EncoderLinear fc1{nullptr};
-  EncoderLinear fc2{nullptr};
+  Dense fc1{nullptr};
+  Dense fc2{nullptr};
 };
 TORCH_MODULE(TrunkMlp);
 

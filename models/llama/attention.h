@@ -11,7 +11,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "models/llama/config.h"
-#include "models/llama/dense.h"
+#include "models/common/dense.h"
 #include "models/llama/rope.h"
 
 namespace ibllm::models {

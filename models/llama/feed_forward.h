@@ -7,7 +7,7 @@
 #include <torch/nn/pimpl.h>
 
 #include "models/llama/config.h"
-#include "models/llama/dense.h"
+#include "models/common/dense.h"
 
 namespace ibllm::models {
 

@@ -13,6 +13,8 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/common/dense.h"
+#include "models/common/embedding.h"
 #include "models/llama/block.h"
 #include "models/llama/config.h"
 #include "models/llama/kv_cache.h"

@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "models/llama/dense.h"
+#include "models/common/dense.h"
 
 namespace ibllm::models {
 

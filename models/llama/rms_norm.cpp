@@ -1,7 +1,7 @@
 // RMSNorm: float32(x) · rsqrt(mean(x²) + eps), back to x's dtype, × weight (reference order).
 #include "models/llama/rms_norm.h"
 
-#include "models/llama/dense.h"
+#include "models/common/dense.h"
 
 namespace ibllm::models {
 

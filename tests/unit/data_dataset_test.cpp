@@ -16,6 +16,7 @@
 #include "data/tsv_reader.h"
 #include "src/config/document.h"
 #include "src/core/error.h"
+#include "src/io/safetensors.h"
 #include "tests/support/catch.h"  // last: glog (via ATen) also defines CHECK
 #include "tests/support/paths.h"
 
@@ -252,6 +253,17 @@ TEST_CASE("feature-cached sources look rows up by image path", "[data]") {
   FeatureCache fc((dir / "f.safetensors").string());
   CHECK(fc.dim() == 4);
   CHECK(fc.get("b.png").equal(emb[1]));
+  CHECK_THROWS_AS(fc.get("c.png"), DataError);
+  // A file in the wrong format: the message names the feature cache, the hint how to write one.
+  ibllm::io::write_safetensors((dir / "nopaths.safetensors").string(), {{"embeddings", emb}});
+  try {
+    FeatureCache bad((dir / "nopaths.safetensors").string());
+    FAIL("a feature cache without \"paths\" metadata was accepted");
+  } catch (const DataError& e) {
+    CHECK(std::string(e.what()).rfind("feature cache ", 0) == 0);
+    CHECK(std::string(e.what()).find("no \"paths\" metadata") != std::string::npos);
+    CHECK(e.hint().find("write_feature_cache") != std::string::npos);
+  }
   DataConfig c = one_source(SourceKind::kCaptionTsv, tsv);
   c.sources[0].features = (dir / "f.safetensors").string();
   Dataset d(c);

@@ -60,8 +60,8 @@ at::Tensor PointNetEncoderImpl::forward(const at::Tensor& groups) const {
 
 PointAttentionImpl::PointAttentionImpl(int64_t dim, int64_t heads, const at::TensorOptions& options)
     : heads_(heads) {
-  qkv = register_module("qkv", EncoderLinear(dim, 3 * dim, false, options));
-  proj = register_module("proj", EncoderLinear(dim, dim, true, options));
+  qkv = register_module("qkv", Dense(dim, 3 * dim, false, options, DenseInit::kTorchLinear));
+  proj = register_module("proj", Dense(dim, dim, true, options, DenseInit::kTorchLinear));
 }
 
 at::Tensor PointAttentionImpl::forward(const at::Tensor& x) const {
@@ -79,8 +79,8 @@ PointBlockImpl::PointBlockImpl(int64_t dim, int64_t heads, const at::TensorOptio
   attn = register_module("attn", PointAttention(dim, heads, options));
   norm2 = register_module("norm2", EncoderLayerNorm(dim, 1e-5, options));
   auto mlp = register_module("mlp", Container());
-  fc1 = mlp->register_module("fc1", EncoderLinear(dim, 4 * dim, true, options));
-  fc2 = mlp->register_module("fc2", EncoderLinear(4 * dim, dim, true, options));
+  fc1 = mlp->register_module("fc1", Dense(dim, 4 * dim, true, options, DenseInit::kTorchLinear));
+  fc2 = mlp->register_module("fc2", Dense(4 * dim, dim, true, options, DenseInit::kTorchLinear));
 }
 
 void PointBlockImpl::reset_parameters() {
@@ -103,9 +103,10 @@ PointEncoderImpl::PointEncoderImpl(const PointConfig& c, const at::TensorOptions
   cls_token = register_parameter("cls_token", at::empty({1, 1, D}, options));
   cls_pos = register_parameter("cls_pos", at::empty({1, 1, D}, options));
   encoder = register_module("encoder", PointNetEncoder(c, options));
-  reduce_dim = register_module("reduce_dim", EncoderLinear(c.encoder_dims, D, true, options));
-  pos1_ = EncoderLinear(3, c.pos_hidden_dim, true, options);
-  pos2_ = EncoderLinear(c.pos_hidden_dim, D, true, options);
+  reduce_dim = register_module("reduce_dim",
+                               Dense(c.encoder_dims, D, true, options, DenseInit::kTorchLinear));
+  pos1_ = Dense(3, c.pos_hidden_dim, true, options, DenseInit::kTorchLinear);
+  pos2_ = Dense(c.pos_hidden_dim, D, true, options, DenseInit::kTorchLinear);
   pos_embed = register_module("pos_embed", torch::nn::ModuleList());
   pos_embed->push_back(pos1_);
   pos_embed->push_back(IndexPlaceholder());  // GELU

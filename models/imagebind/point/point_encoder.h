@@ -9,6 +9,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 #include <torch/nn/pimpl.h>
 
+#include "models/common/dense.h"
 #include "models/imagebind/imagebind_config.h"
 #include "models/imagebind/layers.h"
 
@@ -36,8 +37,8 @@ class PointAttentionImpl : public torch::nn::Module {
   PointAttentionImpl(int64_t dim, int64_t heads, const at::TensorOptions& options);
   at::Tensor forward(const at::Tensor& x) const;  // (B,L,D) -> (B,L,D)
 
-  EncoderLinear qkv{nullptr};
-  EncoderLinear proj{nullptr};
+  Dense qkv{nullptr};
+  Dense proj{nullptr};
 
  private:
   int64_t heads_;
@@ -54,8 +55,8 @@ class PointBlockImpl : public torch::nn::Module {
   EncoderLayerNorm norm1{nullptr};
   PointAttention attn{nullptr};
   EncoderLayerNorm norm2{nullptr};
-  EncoderLinear fc1{nullptr};  // registered under mlp
-  EncoderLinear fc2{nullptr};
+  Dense fc1{nullptr};  // registered under mlp
+  Dense fc2{nullptr};
 };
 TORCH_MODULE(PointBlock);
 
@@ -70,14 +71,14 @@ class PointEncoderImpl : public torch::nn::Module {
   at::Tensor cls_token;
   at::Tensor cls_pos;
   PointNetEncoder encoder{nullptr};
-  EncoderLinear reduce_dim{nullptr};
+  Dense reduce_dim{nullptr};
   torch::nn::ModuleList pos_embed{nullptr};  // [Linear(3,h), GELU, Linear(h,D)]
   std::vector<PointBlock> block_list;
   EncoderLayerNorm norm{nullptr};
 
  private:
   PointConfig cfg_;
-  EncoderLinear pos1_{nullptr}, pos2_{nullptr};
+  Dense pos1_{nullptr}, pos2_{nullptr};
 };
 TORCH_MODULE(PointEncoder);
 
