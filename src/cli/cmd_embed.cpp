@@ -1,6 +1,6 @@
 // `ibllm embed <config.yaml> --modality m --input <list|dir> --out feats.safetensors`: batched
 // extraction of L2-normalised ImageBind embeddings with the frozen model of `model.imagebind`,
-// written as a feature cache (data/feature_cache.h) that the feature-cached dataset reads directly.
+// written as a feature cache (src/io/embedding_file.h) that the feature-cached dataset reads directly.
 // Decoding runs on a small thread pool and overlaps the forward of the previous batch; bad inputs
 // are skipped and listed ("failed" metadata and stderr), fatal only when every input fails.
 #include <ATen/ATen.h>
@@ -24,7 +24,7 @@
 #include <thread>
 
 #include "data/clip_tokenizer.h"
-#include "data/feature_cache.h"
+#include "src/io/embedding_file.h"
 #include "data/image_transform.h"
 #include "data/transforms/audio.h"
 #include "data/transforms/depth_thermal.h"
@@ -301,7 +301,7 @@ int cmd_embed(const std::vector<std::string>& argv, std::ostream& out) {
     throw DataError(fmt::format("all {} inputs failed to decode; nothing written", items.size()),
                     "see the 'failed:' lines above");
   at::Tensor embeddings = at::cat(rows, 0);
-  data::write_feature_cache(*args.value("--out"), keys, embeddings,
+  io::write_embedding_file(*args.value("--out"), keys, embeddings,
                             {{"failed", failed.dump()},
                              {"modality", modality},
                              {"weights", weights},
