@@ -16,7 +16,7 @@
 #include "data/tokenizer.h"
 #include "src/checkpoint/checkpoint_store.h"
 #include "src/checkpoint/compatibility.h"
-#include "src/checkpoint/durable_file.h"
+#include "src/io/durable_file.h"
 #include "src/checkpoint/resume.h"
 #include "src/checkpoint/rng_state.h"
 #include "src/checkpoint/stop_signal.h"
@@ -80,7 +80,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   const fs::path run_dir = fs::path(c.run.output_dir) / c.run.name;
   if (writer) {
     fs::create_directories(run_dir);
-    checkpoint::replace_file_atomically(run_dir / "config.resolved.yaml", resolved_yaml);
+    io::replace_file_atomically(run_dir / "config.resolved.yaml", resolved_yaml);
   }
   comm->barrier();
   result.run_dir = run_dir.string();

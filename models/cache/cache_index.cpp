@@ -10,6 +10,7 @@
 #include <unordered_map>
 
 #include "src/core/error.h"
+#include "src/io/durable_file.h"
 #include "src/io/embedding_file.h"
 #include "src/io/safetensors.h"
 
@@ -39,20 +40,6 @@ at::Tensor normalise_rows(const at::Tensor& x, const std::string& path, int64_t 
         "re-run `ibllm embed` for that input or remove the row");
   }
   return (f / norm).to(at::kHalf);
-}
-
-void write_json_atomic(const fs::path& path, const nlohmann::json& j) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream o(tmp);
-    if (!o) throw IoError("cannot write " + tmp.string());
-    o << j.dump(2) << "\n";
-    if (!o) throw IoError("cannot write " + tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  if (ec)
-    throw IoError("cannot rename " + tmp.string() + " to " + path.string() + ": " + ec.message());
 }
 
 }  // namespace
@@ -153,7 +140,7 @@ CacheBuildReport build_visual_cache(const std::vector<std::string>& sources,
                              {"duplicates", report.duplicates},
                              {"sources", sources_json},
                              {"shards", shards}};
-  write_json_atomic(fs::path(out_dir) / "manifest.json", manifest);
+  io::replace_file_atomically(fs::path(out_dir) / "manifest.json", manifest.dump(2) + "\n");
   return report;
 }
 

@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <system_error>
 
-#include "src/checkpoint/durable_file.h"
+#include "src/io/durable_file.h"
 #include "src/core/error.h"
 
 namespace ibllm::checkpoint {
@@ -104,7 +104,7 @@ Inspection inspect_checkpoint(const fs::path& dir, Verify level) {
   }
   CheckpointMeta m;
   try {
-    const json j = json::parse(read_file(meta_path));
+    const json j = json::parse(io::read_file(meta_path));
     const int version = need(j, "format_version", meta_path.string()).get<int>();
     if (version > kFormatVersion) {
       out.status = Inspection::Status::kTooNew;
@@ -155,9 +155,9 @@ Inspection inspect_checkpoint(const fs::path& dir, Verify level) {
   }
   if (level == Verify::kFull) {
     for (const auto& f : m.files) {
-      FileDigest d;
+      io::FileDigest d;
       try {
-        d = digest_file(dir / f.name);
+        d = io::digest_file(dir / f.name);
       } catch (const Error& e) {
         out.reason = e.what();
         return out;

@@ -17,7 +17,7 @@
 #include <ctime>
 #include <utility>
 
-#include "src/checkpoint/durable_file.h"
+#include "src/io/durable_file.h"
 #include "src/core/build_info.h"
 #include "src/core/error.h"
 #include "src/io/safetensors.h"
@@ -107,7 +107,7 @@ std::string read_latest_name(const fs::path& dir) {
   std::error_code ec;
   const fs::path p = dir / kLatestFile;
   if (!fs::is_regular_file(p, ec)) return "";
-  std::string s = read_file(p);
+  std::string s = io::read_file(p);
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ' || s.back() == '\r')) s.pop_back();
   return s;
 }
@@ -212,7 +212,7 @@ void write_contents(const fs::path& tmp, int64_t step, const CheckpointContents&
   meta.created_utc = utc_now();
   meta.ibllm_version = std::string(core::version()) + " (" + core::git_sha() + ")";
   auto record = [&](const char* file) {
-    const FileDigest d = digest_file(tmp / file);
+    const io::FileDigest d = io::digest_file(tmp / file);
     meta.files.push_back({file, d.bytes, d.crc32c});
     stage_done(file);
   };
@@ -231,13 +231,13 @@ void write_contents(const fs::path& tmp, int64_t step, const CheckpointContents&
   } catch (const json::exception& e) {
     throw CheckpointError(std::string("trainer state cannot be written as JSON: ") + e.what());
   }
-  write_file_durably(tmp / kStateFile, state_text);
+  io::write_file_durably(tmp / kStateFile, state_text);
   record(kStateFile);
-  write_file_durably(tmp / kConfigFile, c.resolved_config);
+  io::write_file_durably(tmp / kConfigFile, c.resolved_config);
   record(kConfigFile);
-  write_file_durably(tmp / kMetaFile, meta_to_json(meta).dump(1) + "\n");
+  io::write_file_durably(tmp / kMetaFile, meta_to_json(meta).dump(1) + "\n");
   stage_done(kMetaFile);
-  fsync_path(tmp);
+  io::fsync_path(tmp);
 }
 
 }  // namespace
@@ -260,7 +260,7 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContents& c,
   std::error_code ec;
   if (!fs::is_directory(dir_, ec)) {
     fs::create_directories(dir_);
-    fsync_path(dir_.parent_path());
+    io::fsync_path(dir_.parent_path());
   }
   SaveLock lock(dir_);
 
@@ -292,10 +292,10 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContents& c,
   } else {
     rename_or_throw(tmp, final_dir);
   }
-  fsync_path(dir_);
+  io::fsync_path(dir_);
   stage_done("renamed");
 
-  replace_file_atomically(dir_ / kLatestFile, name + "\n");
+  io::replace_file_atomically(dir_ / kLatestFile, name + "\n");
   stage_done("latest");
 
   for (const auto& [s, p] : list_step_dirs(dir_)) {
@@ -326,7 +326,7 @@ void CheckpointStore::prune(int64_t keep_step) {
     fs::remove_all(doomed);
     removed = true;
   }
-  if (removed) fsync_path(dir_);
+  if (removed) io::fsync_path(dir_);
 }
 
 std::optional<fs::path> find_latest_checkpoint(const fs::path& checkpoints_dir,
@@ -353,11 +353,11 @@ CheckpointContents load_checkpoint(const fs::path& path, bool load_optimizer, Ve
   c.model = read_tensors(dir / kModelFile);
   if (load_optimizer && meta.has_optimizer) c.optimizer = read_tensors(dir / kOptimizerFile);
   try {
-    c.state = json::parse(read_file(dir / kStateFile));
+    c.state = json::parse(io::read_file(dir / kStateFile));
   } catch (const json::exception& e) {
     throw CheckpointError((dir / kStateFile).string() + ": not valid JSON: " + e.what());
   }
-  c.resolved_config = read_file(dir / kConfigFile);
+  c.resolved_config = io::read_file(dir / kConfigFile);
   return c;
 }
 

@@ -22,7 +22,7 @@
 #include "src/checkpoint/checkpoint_meta.h"
 #include "src/checkpoint/checkpoint_store.h"
 #include "src/checkpoint/compatibility.h"
-#include "src/checkpoint/durable_file.h"
+#include "src/io/durable_file.h"
 #include "src/checkpoint/resume.h"
 #include "src/checkpoint/rng_state.h"
 #include "src/checkpoint/stop_signal.h"
@@ -33,6 +33,8 @@
 
 using namespace ibllm;
 using namespace ibllm::checkpoint;
+using ibllm::io::read_file;
+using ibllm::io::write_file_durably;
 namespace fs = std::filesystem;
 using nlohmann::json;
 

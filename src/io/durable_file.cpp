@@ -1,5 +1,5 @@
 // See durable_file.h. Raw open/write/fsync instead of iostreams: iostreams cannot fsync.
-#include "src/checkpoint/durable_file.h"
+#include "src/io/durable_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -12,7 +12,7 @@
 #include "src/core/crc32c.h"
 #include "src/core/error.h"
 
-namespace ibllm::checkpoint {
+namespace ibllm::io {
 
 namespace {
 
@@ -111,4 +111,4 @@ FileDigest digest_file(const std::filesystem::path& path) {
   return d;
 }
 
-}  // namespace ibllm::checkpoint
+}  // namespace ibllm::io

@@ -1,4 +1,4 @@
-// Crash-safe file primitives for checkpoints: write + fsync, fsync of a directory (so a rename or a
+// Crash-safe file primitives (checkpoints, manifests): write + fsync, fsync of a directory (so a rename or a
 // new entry survives a power cut), atomic replacement of a small file, and a streaming CRC-32C.
 // POSIX only; every failure throws IoError naming the path and errno.
 #pragma once
@@ -7,7 +7,7 @@
 #include <filesystem>
 #include <string>
 
-namespace ibllm::checkpoint {
+namespace ibllm::io {
 
 // Creates/truncates `path`, writes `bytes`, fsyncs and closes it.
 void write_file_durably(const std::filesystem::path& path, const std::string& bytes);
@@ -23,4 +23,4 @@ struct FileDigest {
 };
 FileDigest digest_file(const std::filesystem::path& path);
 
-}  // namespace ibllm::checkpoint
+}  // namespace ibllm::io
