@@ -155,10 +155,14 @@ TEST_CASE("dist config parses the dist: section strictly", "[dist]") {
   {
     auto doc = config::Document::from_string(
         "dist: {backend: gloo, timeout_s: 30, master_addr: node1, master_port: 1234, "
-        "bucket_mb: 10, bf16_grad_comm: true}\n",
+        "bucket_mb: 10, bf16_grad_comm: true, overlap: false, zero_stage: 1}\n",
         "d.yaml");
     const DistConfig c = parse_dist_config(doc.root().child("dist"));
     doc.finish();
+    CHECK_FALSE(c.overlap);
+    CHECK(c.zero_stage == 1);
+    CHECK(DistConfig{}.overlap);
+    CHECK(DistConfig{}.zero_stage == 0);
     CHECK(c.backend == "gloo");
     CHECK(c.timeout_s == 30);
     CHECK(c.master_addr == "node1");
@@ -168,7 +172,8 @@ TEST_CASE("dist config parses the dist: section strictly", "[dist]") {
   }
   {
     auto doc = config::Document::from_string(
-        "dist: {backend: mpi, timeout_s: 0, bucket_mb: 0, master_port: 70000, bucket: 3}\n",
+        "dist: {backend: mpi, timeout_s: 0, bucket_mb: 0, master_port: 70000, bucket: 3, "
+        "zero_stage: 2}\n",
         "d.yaml");
     parse_dist_config(doc.root().child("dist"));
     const std::string msg = config_error([&] { doc.finish(); });
@@ -177,6 +182,7 @@ TEST_CASE("dist config parses the dist: section strictly", "[dist]") {
     CHECK(msg.find("dist.bucket_mb") != std::string::npos);
     CHECK(msg.find("dist.master_port") != std::string::npos);
     CHECK(msg.find("dist.bucket") != std::string::npos);
+    CHECK(msg.find("dist.zero_stage") != std::string::npos);
   }
   CHECK(resolve_backend(DistConfig{}, at::Device(at::kCPU)) == "gloo");
   CHECK(resolve_backend(DistConfig{}, at::Device(at::kCUDA, 0)) == "nccl");
