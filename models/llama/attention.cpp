@@ -83,7 +83,6 @@ AttentionImpl::AttentionImpl(const LlamaConfig& cfg, const at::TensorOptions& op
 
 void AttentionImpl::reset_parameters() {
   for (auto* d : {&wq, &wk, &wv, &wo}) (*d)->reset_parameters();
-  reset_delta_parameters();
 }
 
 void AttentionImpl::reset_delta_parameters() {

@@ -61,7 +61,7 @@ class AttentionImpl : public torch::nn::Module {
  public:
   // `options`: dtype/device of the base weights; deltas and the gate are fp32 on that device.
   AttentionImpl(const LlamaConfig& cfg, const at::TensorOptions& options = at::kFloat);
-  void reset_parameters();        // base weights, deltas and gate (reference init)
+  void reset_parameters();        // base weights only (deltas: reset_delta_parameters)
   void reset_delta_parameters();  // biases 0, LoRA A default / B 0, gate 0
 
   // a (B|1, L, D) -> the layer's AdapterTerm (uses base Wv/Wk only: no LoRA, no bias).

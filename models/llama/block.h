@@ -12,7 +12,7 @@ namespace ibllm::models {
 class TransformerBlockImpl : public torch::nn::Module {
  public:
   TransformerBlockImpl(const LlamaConfig& cfg, const at::TensorOptions& options = at::kFloat);
-  void reset_parameters();
+  void reset_parameters();  // base weights and norms only
   void reset_delta_parameters();
   // x (B,S,D) -> (B,S,D)
   at::Tensor forward(const at::Tensor& x, const AttentionContext& ctx,

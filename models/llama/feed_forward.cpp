@@ -21,7 +21,6 @@ FeedForwardImpl::FeedForwardImpl(const LlamaConfig& cfg, const at::TensorOptions
 
 void FeedForwardImpl::reset_parameters() {
   for (auto* d : {&w1, &w2, &w3}) (*d)->reset_parameters();
-  reset_delta_parameters();
 }
 
 void FeedForwardImpl::reset_delta_parameters() {

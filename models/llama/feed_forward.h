@@ -14,7 +14,7 @@ namespace ibllm::models {
 class FeedForwardImpl : public torch::nn::Module {
  public:
   FeedForwardImpl(const LlamaConfig& cfg, const at::TensorOptions& options = at::kFloat);
-  void reset_parameters();
+  void reset_parameters();  // base weights only (deltas: reset_delta_parameters)
   void reset_delta_parameters();
   // x (B,S,D) -> (B,S,D)
   at::Tensor forward(const at::Tensor& x);

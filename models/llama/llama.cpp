@@ -21,10 +21,13 @@ LlamaImpl::LlamaImpl(const LlamaConfig& cfg, const at::TensorOptions& options) :
 TransformerBlockImpl& LlamaImpl::layer(size_t i) { return *layers->ptr<TransformerBlockImpl>(i); }
 
 void LlamaImpl::reset_parameters() {
+  // Every base weight first, the deltas after: the random base is the same whether or not the
+  // model has biases / LoRA (a LoRA draw between layers would shift every later base weight).
   tok_embeddings->reset_parameters();
   for (size_t i = 0; i < layers->size(); ++i) layer(i).reset_parameters();
   norm->reset_parameters();
   output->reset_parameters();
+  reset_delta_parameters();
 }
 
 void LlamaImpl::reset_delta_parameters() {

@@ -27,7 +27,8 @@ class LlamaImpl : public torch::nn::Module {
   // reset_parameters() for a fresh reference init, or load a checkpoint.
   explicit LlamaImpl(const LlamaConfig& cfg, const at::TensorOptions& options = at::kFloat);
   // Reference init of everything: embedding N(0,1), linears U(±1/sqrt(in)), norms 1, biases 0,
-  // LoRA A default / B 0, gates 0.
+  // LoRA A default / B 0, gates 0. All base weights are drawn before any delta, so a seed gives
+  // the same base with or without biases / LoRA.
   void reset_parameters();
   // Only the ImageBind-LLM deltas (biases, LoRA, gates): for use after loading base weights.
   void reset_delta_parameters();

@@ -111,9 +111,11 @@ TEST_CASE("train: tiny finetune loss curve is pinned", "[train][integration]") {
   INFO(r.output);
   REQUIRE(r.code == 0);
   auto l = train_losses(out / "tiny_finetune");
-  check_curve(l, {6.667961597442627, 6.694578170776367, 6.758195400238037, 6.7228617668151855,
-                   6.525214672088623, 6.429821014404297, 6.245001316070557, 6.356722831726074,
-                   6.215315341949463, 6.380199909210205});
+  // Re-pinned when the random LLaMA base stopped depending on the LoRA draws (stage 2 now sees
+  // the same frozen base as stage 1).
+  check_curve(l, {6.6026763916015625, 6.751340866088867, 6.723479270935059, 6.646535873413086,
+                   6.421941757202148, 6.29213809967041, 6.191789150238037, 6.247762680053711,
+                   6.039385795593262, 6.19411039352417});
   CHECK(l.at(10) < l.at(1));
 }
 

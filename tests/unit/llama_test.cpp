@@ -1,4 +1,5 @@
-// LLaMA behaviour that needs no reference numbers: zero gates are an exact no-op, the KV cache
+// LLaMA behaviour that needs no reference numbers: the random base does not depend on the deltas,
+// zero gates are an exact no-op, the KV cache
 // reproduces the full forward for prefill / single / multi-token steps, left-padded batches equal
 // their sequences run alone, batched sampling equals per-sample sampling, bf16 base weights with
 // fp32 deltas, the loss helpers, and clear errors for misuse.
@@ -46,6 +47,27 @@ std::vector<at::Tensor> rand_adapters(int64_t B, int64_t L, uint64_t seed, int l
 }
 
 }  // namespace
+
+TEST_CASE("llama: a seed gives the same base weights with or without biases / LoRA", "[llama]") {
+  // Two-stage recipes (pretrain without deltas, finetune with) on a random base must see one base.
+  at::manual_seed(5);
+  Llama plain(tiny_cfg(false));
+  plain->reset_parameters();
+  at::manual_seed(5);
+  Llama deltas(tiny_cfg(true));
+  deltas->reset_parameters();
+  const auto with = deltas->named_parameters(true);
+  size_t compared = 0;
+  for (const auto& kv : plain->named_parameters(true)) {
+    INFO(kv.key());
+    const auto* t = with.find(kv.key());
+    REQUIRE(t != nullptr);
+    CHECK(at::equal(kv.value(), *t));
+    ++compared;
+  }
+  CHECK(compared == plain->named_parameters(true).size());
+  CHECK(with.size() > compared);  // the delta model does have extra tensors
+}
 
 TEST_CASE("llama: zero gates make the injection an exact no-op", "[llama]") {
   auto m = random_model(11, true, /*gate_scale=*/0.0);
