@@ -255,6 +255,7 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
     return stop;
   };
   double last_lr = 0.0;
+  bool overlap_reported = false;
   while (pos.step < total && !stop) {
     loader.start_epoch(pos.epoch, pos.cursor);
     bool epoch_done = false;
@@ -277,6 +278,15 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
       auto st = step_fn.run(micro, last_lr);
       ++pos.step;
       pos.cursor = micro.back().cursor;
+      if (!overlap_reported && dp.grad_sync() && dp.grad_sync()->overlapping()) {
+        overlap_reported = true;  // once per process: how much of the sync the hooks started
+        const size_t started = dp.grad_sync()->started_in_backward(), n = dp.grad_sync()->num_buckets();
+        if (started == 0 && n > 1)
+          spdlog::warn("gradient sync: no bucket could start during backward (a parameter in the "
+                       "first bucket got no gradient); the all-reduce ran after backward");
+        else
+          spdlog::info("gradient sync: {} of {} buckets started during backward", started, n);
+      }
       if (!st.finite) {
         ++pos.bad_steps;
         std::ostringstream ids;
