@@ -6,6 +6,7 @@
 // ZeRO-1 leave losses, weights and the saved optimizer state bit for bit unchanged, and a ZeRO-1
 // checkpoint resumes exactly without it.
 #include <signal.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
@@ -254,4 +255,68 @@ TEST_CASE("ddp: launch/torchrun.sh (torchrun --no-python, 2 ranks) equals launch
   auto wl = checkpoint_weights(out / "local" / "tiny_pretrain", 4);
   auto wt = checkpoint_weights(out / "trun" / "tiny_pretrain", 4);
   for (const auto& [k, v] : wl) CHECK(at::equal(v, wt.at(k)));
+}
+
+namespace {
+
+// Two network namespaces joined by a veth pair: two "nodes" on one machine, so the master address
+// is not loopback. Removed again by the destructor. ok() is false without root or iproute2.
+class TwoNodes {
+ public:
+  TwoNodes() {
+    const std::string id = std::to_string(::getpid() % 100000);
+    a_ = "ibllm_a" + id;
+    b_ = "ibllm_b" + id;
+    subnet_ = "10.77." + std::to_string(::getpid() % 250) + ".";
+    const std::string va = "iba" + id, vb = "ibb" + id;
+    ok_ = run_shell("ip netns add " + a_ + " && ip netns add " + b_ + " && ip link add " + va +
+                    " type veth peer name " + vb + " && ip link set " + va + " netns " + a_ +
+                    " && ip link set " + vb + " netns " + b_ + " && ip -n " + a_ + " addr add " +
+                    subnet_ + "1/24 dev " + va + " && ip -n " + b_ + " addr add " + subnet_ +
+                    "2/24 dev " + vb + " && ip -n " + a_ + " link set " + va + " up && ip -n " +
+                    b_ + " link set " + vb + " up && ip -n " + a_ + " link set lo up && ip -n " +
+                    b_ + " link set lo up 2>&1")
+              .code == 0;
+  }
+  ~TwoNodes() { run_shell("ip netns del " + a_ + " 2>/dev/null; ip netns del " + b_ + " 2>/dev/null"); }
+  bool ok() const { return ok_; }
+  std::string master() const { return subnet_ + "1"; }
+  // `ip netns exec` prefix of node 0 or 1.
+  std::string exec(int node) const { return "ip netns exec " + (node == 0 ? a_ : b_) + " "; }
+
+ private:
+  std::string a_, b_, subnet_;
+  bool ok_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("ddp: two nodes (network namespaces, non-loopback master) train like local.sh",
+          "[ddp][integration][netns]") {
+  TwoNodes nodes;
+  if (!nodes.ok()) IBLLM_SKIP("cannot create network namespaces (needs root and iproute2)");
+  auto out = ibllm::test::scratch_dir("ddp_netns");
+  auto local = run_shell("launch/local.sh 2 " + args(out / "local", 4, 4, 1));
+  INFO(local.output);
+  REQUIRE(local.code == 0);
+  const int port = 20000 + ::getpid() % 20000;
+  std::string cmd;
+  for (int r = 0; r < 2; ++r)
+    cmd += nodes.exec(r) + "env RANK=" + std::to_string(r) +
+           " WORLD_SIZE=2 LOCAL_RANK=0 LOCAL_WORLD_SIZE=1 MASTER_ADDR=" + nodes.master() +
+           " MASTER_PORT=" + std::to_string(port) + " timeout 120 ./build/ibllm " +
+           args(out / ("node" + std::to_string(r)), 4, 4, 1) + " > " +
+           (out / ("node" + std::to_string(r) + ".log")).string() + " 2>&1 & p" +
+           std::to_string(r) + "=$!; ";
+  auto two = run_shell(cmd + "wait $p0; a=$?; wait $p1; b=$?; exit $((a | b))");
+  INFO(two.output << ibllm::test::run_shell("cat " + (out / "node0.log").string() + " " +
+                                            (out / "node1.log").string()).output);
+  REQUIRE(two.code == 0);
+  auto ll = train_losses(out / "local" / "tiny_pretrain");
+  auto ln = train_losses(out / "node0" / "tiny_pretrain");
+  REQUIRE(ln.size() == 4);
+  for (int64_t s = 1; s <= 4; ++s) CHECK(ll.at(s) == ln.at(s));
+  auto wl = checkpoint_weights(out / "local" / "tiny_pretrain", 4);
+  auto wn = checkpoint_weights(out / "node0" / "tiny_pretrain", 4);
+  for (const auto& [k, v] : wl) CHECK(at::equal(v, wn.at(k)));
 }
