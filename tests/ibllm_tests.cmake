@@ -25,8 +25,9 @@ endforeach()
 
 # LibTorch 2.x compile guard (the GPU build): the version-, CUDA- and c10d-dependent translation
 # units syntax-checked against Debian trixie's LibTorch 2.6 headers; skipped when they cannot be
-# fetched. tests/torch2_headers.sh without --ci checks every file.
+# fetched. Started first (COST) so it overlaps the other tests. tests/torch2_headers.sh without
+# --ci checks every file.
 add_test(NAME build/torch2_headers COMMAND bash ${CMAKE_SOURCE_DIR}/tests/torch2_headers.sh --ci)
-set_tests_properties(build/torch2_headers PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77
+set_tests_properties(build/torch2_headers PROPERTIES TIMEOUT 900 SKIP_RETURN_CODE 77 COST 1000
                      WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
                      ENVIRONMENT "BUILD_DIR=${CMAKE_BINARY_DIR}")
