@@ -18,8 +18,10 @@ if [[ ${1:-} == --ci ]]; then
   # The translation units whose code depends on the LibTorch version, CUDA or c10d.
   FILES=(src/distributed/ src/core/runtime_info src/checkpoint/rng_state trainers/device_stats
          trainers/data_parallel models/llama/attention models/llama/config)
+  CUDA_FILES=(src/distributed/communicator src/distributed/process_group src/core/runtime_info
+              src/checkpoint/rng_state trainers/device_stats)
   "$0" "${FILES[@]}"
-  if [[ -f /usr/local/cuda/include/nccl.h ]]; then "$0" --cuda "${FILES[@]}"; fi
+  if [[ -f /usr/local/cuda/include/nccl.h ]]; then "$0" --cuda "${CUDA_FILES[@]}"; fi
   exit 0
 fi
 CUDA=0
