@@ -3,14 +3,19 @@
 # this machine, 2 CPU tasks with Gloo, and checks that (1) the run is bitwise equal to the same run
 # under launch/local.sh, (2) scancel's SIGTERM makes every rank checkpoint and exit 143, (3) the
 # resubmitted job resumes and ends bitwise equal to an uninterrupted run. Installs slurmd,
-# slurmctld, slurm-client and munge if missing, writes /etc/slurm/slurm.conf for this host, starts
-# munged/slurmctld/slurmd and stops them again on exit. Needs ./build/ibllm.
+# slurmctld, slurm-client and munge if missing; the cluster's config, state and logs live in a
+# temporary directory (SLURM_CONF), nothing under /etc/slurm is touched; the daemons it starts are
+# stopped on exit. Needs ./build/ibllm and no other slurmctld/slurmd running.
 #
 #   sudo tests/slurm_local.sh          # prints "slurm_local: OK" or the first failed check
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+trap 'echo "slurm_local: FAILED at line $LINENO: $BASH_COMMAND" >&2' ERR
 [[ $(id -u) == 0 ]] || { echo "slurm_local: run as root (starts Slurm daemons)" >&2; exit 2; }
 [[ -x build/ibllm ]] || { echo "slurm_local: build first (cmake --build build)" >&2; exit 2; }
+if pgrep -x slurmctld > /dev/null || pgrep -x slurmd > /dev/null; then
+  echo "slurm_local: stop the running slurmctld/slurmd first (this check starts its own)" >&2; exit 2
+fi
 command -v slurmctld > /dev/null || apt-get install -y -qq --no-install-recommends \
   slurmd slurmctld slurm-client munge > /dev/null
 HOST=$(hostname -s)
@@ -19,36 +24,41 @@ OUT=$(mktemp -d /tmp/ibllm_slurm.XXXXXX)
 started=()
 cleanup() {
   for p in "${started[@]}"; do pkill -x "$p" 2> /dev/null || true; done
+  for _ in $(seq 50); do pgrep -x slurmctld > /dev/null || pgrep -x slurmd > /dev/null || break; sleep 0.2; done
 }
 trap cleanup EXIT
 
 [[ -f /etc/munge/munge.key ]] || { dd if=/dev/urandom bs=1 count=1024 of=/etc/munge/munge.key 2> /dev/null
   chown munge:munge /etc/munge/munge.key; chmod 400 /etc/munge/munge.key; }
-mkdir -p /run/munge /var/spool/slurmctld /var/spool/slurmd /var/log/slurm
-chown munge:munge /run/munge; chown slurm:slurm /var/spool/slurmctld /var/log/slurm
-cat > /etc/slurm/slurm.conf <<CONF
+mkdir -p /run/munge "$OUT/ctld" "$OUT/d"
+chown munge:munge /run/munge
+export SLURM_CONF=$OUT/slurm.conf
+cat > "$SLURM_CONF" <<CONF
 ClusterName=ibllm-local
 SlurmctldHost=$HOST
-SlurmUser=slurm
+SlurmUser=root
 AuthType=auth/munge
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
 SelectTypeParameters=CR_CPU
 ReturnToService=2
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
-SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
+StateSaveLocation=$OUT/ctld
+SlurmdSpoolDir=$OUT/d
+SlurmctldPidFile=$OUT/slurmctld.pid
+SlurmdPidFile=$OUT/slurmd.pid
+SlurmctldLogFile=$OUT/slurmctld.log
+SlurmdLogFile=$OUT/slurmd.log
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 NodeName=$HOST CPUs=$CPUS RealMemory=4000 State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
 CONF
 pgrep -x munged > /dev/null || { su -s /bin/sh munge -c /usr/sbin/munged; started+=(munged); }
-pgrep -x slurmctld > /dev/null || { /usr/sbin/slurmctld; started+=(slurmctld); }
-pgrep -x slurmd > /dev/null || { /usr/sbin/slurmd; started+=(slurmd); }
+/usr/sbin/slurmctld; started+=(slurmctld)
+/usr/sbin/slurmd; started+=(slurmd)
 for _ in $(seq 30); do sinfo -h -o %T 2> /dev/null | grep -q idle && break; sleep 1; done
+sinfo -h -o %T | grep -q idle || { echo "slurm_local: the node did not come up (see $OUT/*.log)" >&2; exit 1; }
 
 fail() { echo "slurm_local: FAILED: $*" >&2; exit 1; }
 args() {  # args <output dir>
