@@ -11,7 +11,6 @@
 #include "src/core/runtime_info.h"
 #include "src/distributed/communicator.h"
 #include "src/distributed/dist_env.h"
-#include "src/distributed/param_sync.h"
 #include "trainers/data_parallel.h"
 #include "trainers/device_stats.h"
 #include "models/llama/generate.h"
@@ -56,10 +55,7 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
   auto comm = dist::make_communicator(env, c.dist, device, c.bench.grad_sync);
   BuiltModel m = build_model(c, /*force_random_base=*/true, env.local_rank);
   auto params = m.trainable_parameters();
-  std::vector<at::Tensor> tensors;
-  for (const auto& p : params) tensors.push_back(p.param);
-  dist::broadcast_parameters(*comm, tensors);
-  DataParallel dp(*comm, tensors, c.dist);
+  DataParallel dp(*comm, params, c.dist);
   AdamW opt(params, c.optim, dp.owned());
   TrainStep step(*m.model, params, opt, c.trainer, c.optim, dp.step_sync());
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.run.seed));
@@ -114,7 +110,7 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
   if (auto* gs = dp.grad_sync()) {
     // The gradient all-reduce alone (same buckets, zero gradients), for its bandwidth.
     std::vector<at::Tensor> grads;
-    for (const auto& p : tensors) grads.push_back(at::zeros_like(p));
+    for (const auto& p : params) grads.push_back(at::zeros_like(p.param));
     gs->average(grads);
     synchronize(m.device);
     const auto t0 = Clock::now();

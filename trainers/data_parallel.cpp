@@ -8,9 +8,11 @@
 
 namespace ibllm::train {
 
-DataParallel::DataParallel(dist::Communicator& comm, std::vector<at::Tensor> params,
+DataParallel::DataParallel(dist::Communicator& comm, const std::vector<NamedParameter>& params,
                            const dist::DistConfig& cfg)
-    : comm_(comm), params_(std::move(params)) {
+    : comm_(comm) {
+  for (const auto& p : params) params_.push_back(p.param);
+  dist::broadcast_parameters(comm_, params_);
   if (comm_.backend() == "local") return;
   if (cfg.zero_stage == 1 && comm_.world_size() > 1)
     owner_ = dist::partition_by_size(params_, comm_.world_size());

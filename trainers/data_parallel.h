@@ -23,8 +23,9 @@ namespace ibllm::train {
 
 class DataParallel {
  public:
-  // `params`: the trainable tensors, in the optimizer's order, already broadcast from rank 0.
-  DataParallel(dist::Communicator& comm, std::vector<at::Tensor> params,
+  // `params`: the trainable parameters, in the optimizer's order. Collective: first gives every
+  // rank rank 0's values (so differently initialised ranks cannot diverge).
+  DataParallel(dist::Communicator& comm, const std::vector<NamedParameter>& params,
                const dist::DistConfig& cfg);
   DataParallel(const DataParallel&) = delete;
   DataParallel& operator=(const DataParallel&) = delete;

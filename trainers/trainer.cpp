@@ -113,12 +113,9 @@ TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
   const auto schedule =
       make_schedule(c.schedule, peak_lr, total, static_cast<double>(steps_per_epoch));
   auto params = bm.trainable_parameters();
-  std::vector<at::Tensor> param_tensors;
-  for (const auto& p : params) param_tensors.push_back(p.param);
-  // Same starting weights on every rank, and the same model everywhere (fails with a diff).
-  dist::broadcast_parameters(*comm, param_tensors);
-  // Gradient sync (+ ZeRO-1: this rank keeps the Adam state of its shard only).
-  DataParallel dp(*comm, param_tensors, c.dist);
+  // Same starting weights on every rank (rank 0's), gradient sync, and ZeRO-1: this rank keeps the
+  // Adam state of its shard only.
+  DataParallel dp(*comm, params, c.dist);
   AdamW optimizer(params, c.optim, dp.owned());
   const StepSync sync = dp.step_sync();
   TrainStep step_fn(model, params, optimizer, c.trainer, c.optim, sync);

@@ -3,6 +3,7 @@
 #include "src/distributed/buckets.h"
 
 #include <ATen/ATen.h>
+#include <c10/util/accumulate.h>
 
 namespace ibllm::dist {
 
@@ -32,17 +33,21 @@ std::vector<Bucket> plan_buckets(const std::vector<at::Tensor>& tensors, int64_t
   return done;
 }
 
+at::Tensor bucket_slot(const Bucket& b, const at::Tensor& flat, size_t k, at::IntArrayRef sizes) {
+  return flat.narrow(0, b.offsets[k], c10::multiply_integers(sizes)).view(sizes);
+}
+
 void pack_bucket(const Bucket& b, const std::vector<at::Tensor>& tensors, at::Tensor& flat) {
   for (size_t k = 0; k < b.members.size(); ++k) {
     const at::Tensor& t = tensors[b.members[k]];
-    flat.narrow(0, b.offsets[k], t.numel()).view(t.sizes()).copy_(t);
+    bucket_slot(b, flat, k, t.sizes()).copy_(t);
   }
 }
 
 void unpack_bucket(const Bucket& b, const at::Tensor& flat, const std::vector<at::Tensor>& tensors) {
   for (size_t k = 0; k < b.members.size(); ++k) {
     const at::Tensor& t = tensors[b.members[k]];
-    t.copy_(flat.narrow(0, b.offsets[k], t.numel()).view(t.sizes()));
+    t.copy_(bucket_slot(b, flat, k, t.sizes()));
   }
 }
 

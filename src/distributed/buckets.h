@@ -20,6 +20,9 @@ struct Bucket {
 
 std::vector<Bucket> plan_buckets(const std::vector<at::Tensor>& tensors, int64_t bucket_bytes);
 
+// Member k's place in `flat`, viewed with the member's shape `sizes`.
+at::Tensor bucket_slot(const Bucket& b, const at::Tensor& flat, size_t k, at::IntArrayRef sizes);
+
 // Copies the members into `flat` (any dtype: converted) / back out of it.
 void pack_bucket(const Bucket& b, const std::vector<at::Tensor>& tensors, at::Tensor& flat);
 void unpack_bucket(const Bucket& b, const at::Tensor& flat, const std::vector<at::Tensor>& tensors);

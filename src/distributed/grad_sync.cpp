@@ -99,7 +99,7 @@ void GradSync::on_grad(size_t i, const at::Tensor& grad) {
   const size_t k = bucket_of_[i];
   const Bucket& b = buckets_[k];
   const at::Tensor& p = params_[i];
-  at::Tensor slot = buffers_[k].narrow(0, b.offsets[slot_of_[i]], p.numel()).view(p.sizes());
+  at::Tensor slot = bucket_slot(b, buffers_[k], slot_of_[i], p.sizes());
   const at::Tensor prev = p.grad();
   if (!prev.defined()) {
     slot.copy_(grad);
@@ -151,7 +151,7 @@ void GradSync::average(const std::vector<at::Tensor>& grads) {
       const size_t m = b.members[j];
       if (packed_[m]) continue;
       const auto& g = grads[m];
-      buffers_[k].narrow(0, b.offsets[j], g.numel()).view(g.sizes()).copy_(g);
+      bucket_slot(b, buffers_[k], j, g.sizes()).copy_(g);
       packed_[m] = 1;
     }
     missing_[k] = 0;

@@ -61,6 +61,22 @@ void check_close(const fs::path& a, const fs::path& b, int64_t steps, double rto
   }
 }
 
+// Bit for bit: the train losses of steps [first, last] and the weights of the step-`last`
+// checkpoint of run dirs a and b.
+void check_identical(const fs::path& a, const fs::path& b, int64_t first, int64_t last) {
+  auto la = train_losses(a), lb = train_losses(b);
+  for (int64_t s = first; s <= last; ++s) {
+    INFO("step " << s);
+    CHECK(la.at(s) == lb.at(s));
+  }
+  auto wa = checkpoint_weights(a, last), wb = checkpoint_weights(b, last);
+  REQUIRE(wa.size() == wb.size());
+  for (const auto& [k, v] : wa) {
+    INFO(k);
+    CHECK(at::equal(v, wb.at(k)));
+  }
+}
+
 }  // namespace
 
 TEST_CASE("ddp: 2 ranks x batch B equal 1 rank x batch 2B", "[ddp][integration]") {
@@ -110,11 +126,9 @@ TEST_CASE("ddp: SIGTERM on 2 ranks, resume on 2 ranks is exact, resume on 1 rank
   auto resumed = run_shell("launch/local.sh 2 " + args(out / "b", 12, 4, 1));
   INFO(resumed.output);
   REQUIRE(resumed.code == 0);
-  auto la = train_losses(out / "a" / "tiny_pretrain"), lb = train_losses(b);
-  REQUIRE(lb.size() == 12);
-  for (int64_t s = 1; s <= 12; ++s) CHECK(la.at(s) == lb.at(s));
-  auto wa = checkpoint_weights(out / "a" / "tiny_pretrain", 12), wb = checkpoint_weights(b, 12);
-  for (const auto& [k, v] : wa) CHECK(at::equal(v, wb.at(k)));
+  REQUIRE(train_losses(b).size() == 12);
+  check_identical(out / "a" / "tiny_pretrain", b, 1, 12);
+  const auto la = train_losses(out / "a" / "tiny_pretrain");
 
   // The same global batch on one rank: resume the 2-rank step-6 checkpoint and finish.
   const auto c = out / "c" / "tiny_pretrain";
@@ -147,14 +161,10 @@ TEST_CASE("ddp: overlap and ZeRO-1 are bitwise neutral; a ZeRO-1 checkpoint resu
   const auto plain = variant("plain", " --set dist.overlap=false");
   const auto overlap = variant("overlap", " --set dist.overlap=true");
   const auto zero = variant("zero", " --set dist.overlap=true --set dist.zero_stage=1");
-  const auto lp = train_losses(plain);
-  REQUIRE(lp.size() == 6);
+  REQUIRE(train_losses(plain).size() == 6);
   for (const auto& other : {overlap, zero}) {
     INFO(other.string());
-    auto lo = train_losses(other);
-    for (int64_t s = 1; s <= 6; ++s) CHECK(lo.at(s) == lp.at(s));
-    auto wp = checkpoint_weights(plain, 6), wo = checkpoint_weights(other, 6);
-    for (const auto& [k, v] : wp) CHECK(at::equal(v, wo.at(k)));
+    check_identical(plain, other, 1, 6);
     for (int64_t step : {3, 6}) {
       const std::string dir = "checkpoints/step_" + std::to_string(step);
       auto op = ibllm::checkpoint::load_checkpoint(plain / dir).optimizer;
@@ -173,10 +183,7 @@ TEST_CASE("ddp: overlap and ZeRO-1 are bitwise neutral; a ZeRO-1 checkpoint resu
                            (zero / "checkpoints" / "step_3").string());
   INFO(resumed.output);
   REQUIRE(resumed.code == 0);
-  auto lr = train_losses(out / "resumed" / "tiny_pretrain");
-  for (int64_t s = 4; s <= 6; ++s) CHECK(lr.at(s) == lp.at(s));
-  auto wr = checkpoint_weights(out / "resumed" / "tiny_pretrain", 6);
-  for (const auto& [k, v] : checkpoint_weights(plain, 6)) CHECK(at::equal(v, wr.at(k)));
+  check_identical(plain, out / "resumed" / "tiny_pretrain", 4, 6);
 }
 
 namespace {
@@ -248,13 +255,8 @@ TEST_CASE("ddp: launch/torchrun.sh (torchrun --no-python, 2 ranks) equals launch
       "NPROC=2 launch/torchrun.sh " + a.substr(a.find(' ') + 1));  // drop the leading "train"
   INFO(trun.output);
   REQUIRE(trun.code == 0);
-  auto ll = train_losses(out / "local" / "tiny_pretrain");
-  auto lt = train_losses(out / "trun" / "tiny_pretrain");
-  REQUIRE(lt.size() == 4);
-  for (int64_t s = 1; s <= 4; ++s) CHECK(ll.at(s) == lt.at(s));
-  auto wl = checkpoint_weights(out / "local" / "tiny_pretrain", 4);
-  auto wt = checkpoint_weights(out / "trun" / "tiny_pretrain", 4);
-  for (const auto& [k, v] : wl) CHECK(at::equal(v, wt.at(k)));
+  REQUIRE(train_losses(out / "trun" / "tiny_pretrain").size() == 4);
+  check_identical(out / "local" / "tiny_pretrain", out / "trun" / "tiny_pretrain", 1, 4);
 }
 
 namespace {
@@ -312,11 +314,6 @@ TEST_CASE("ddp: two nodes (network namespaces, non-loopback master) train like l
   INFO(two.output << ibllm::test::run_shell("cat " + (out / "node0.log").string() + " " +
                                             (out / "node1.log").string()).output);
   REQUIRE(two.code == 0);
-  auto ll = train_losses(out / "local" / "tiny_pretrain");
-  auto ln = train_losses(out / "node0" / "tiny_pretrain");
-  REQUIRE(ln.size() == 4);
-  for (int64_t s = 1; s <= 4; ++s) CHECK(ll.at(s) == ln.at(s));
-  auto wl = checkpoint_weights(out / "local" / "tiny_pretrain", 4);
-  auto wn = checkpoint_weights(out / "node0" / "tiny_pretrain", 4);
-  for (const auto& [k, v] : wl) CHECK(at::equal(v, wn.at(k)));
+  REQUIRE(train_losses(out / "node0" / "tiny_pretrain").size() == 4);
+  check_identical(out / "local" / "tiny_pretrain", out / "node0" / "tiny_pretrain", 1, 4);
 }
