@@ -11,6 +11,8 @@
 #include <c10/cuda/CUDACachingAllocator.h>
 #endif
 
+#include <spdlog/spdlog.h>
+
 #include "src/core/error.h"
 
 namespace ibllm::train {
@@ -22,7 +24,10 @@ at::Device select_device(const std::string& run_device, int64_t local_rank) {
     throw ConfigError("run.device is cuda but no CUDA device is usable" +
                           std::string(IBLLM_WITH_CUDA ? "" : " (this build has no CUDA)"),
                       "set run.device: cpu or auto");
-  if (!cuda) return at::Device(at::kCPU);
+  if (!cuda) {
+    if (IBLLM_WITH_CUDA) spdlog::info("no CUDA device: running on the CPU (run.device: auto)");
+    return at::Device(at::kCPU);
+  }
   const auto n = static_cast<int64_t>(torch::cuda::device_count());
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
 }

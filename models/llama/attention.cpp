@@ -6,19 +6,21 @@
 #include <cmath>
 #include <limits>
 
-#include <torch/version.h>
-
 #include "models/llama/peft.h"
 #include "src/core/error.h"
 
 namespace ibllm::models {
 
 AttentionBackend resolve_attention_backend(const std::string& name) {
-  if (name == "math") return AttentionBackend::kMath;
-  if (name == "sdpa" && !sdpa_available())
-    throw ConfigError("attention: sdpa needs LibTorch >= 2.0 (this build: " TORCH_VERSION ")",
-                      "set model.llama.attention to auto or math");
-  return sdpa_available() ? AttentionBackend::kSdpa : AttentionBackend::kMath;
+  return name == "math" ? AttentionBackend::kMath : AttentionBackend::kSdpa;
+}
+
+at::Tensor repeat_kv_heads(const at::Tensor& t, int64_t n_heads) {
+  // query head h reads kv head h / (H/Hkv)
+  const int64_t kv_heads = t.size(1), rep = n_heads / kv_heads;
+  if (rep == 1) return t;
+  const int64_t B = t.size(0), T = t.size(2), hd = t.size(3);
+  return t.unsqueeze(2).expand({B, kv_heads, rep, T, hd}).reshape({B, n_heads, T, hd});
 }
 
 at::Tensor attention_mask(int64_t S, int64_t offset, const at::Tensor& key_valid,
@@ -40,23 +42,26 @@ at::Tensor attention_mask(int64_t S, int64_t offset, const at::Tensor& key_valid
 
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                   const at::Tensor& mask, bool causal, AttentionBackend backend) {
-  // q (B,H,S,hd), k/v (B,H,T,hd) -> (B,H,S,hd)
+  // q (B,H,S,hd), k/v (B,Hkv,T,hd) -> (B,H,S,hd)
   TORCH_CHECK(!mask.defined() || (mask.size(-2) == q.size(2) && mask.size(-1) == k.size(2)),
               "attend: mask ", mask.sizes(), " for ", q.size(2), " queries and ", k.size(2),
               " keys");
-#if TORCH_VERSION_MAJOR >= 2
+  TORCH_CHECK(k.size(1) > 0 && q.size(1) % k.size(1) == 0, "attend: ", q.size(1),
+              " query heads for ", k.size(1), " key/value heads");
   if (backend == AttentionBackend::kSdpa) {
-    if (causal) return at::scaled_dot_product_attention(q, k, v, {}, 0.0, /*is_causal=*/true);
-    if (!mask.defined()) return at::scaled_dot_product_attention(q, k, v);
-    return at::scaled_dot_product_attention(q, k, v, mask);
+    // enable_gqa: SDPA maps query head h to kv head h / (H/Hkv) itself (no repeated K/V copy).
+    const bool gqa = k.size(1) != q.size(1);
+    return at::scaled_dot_product_attention(q, k, v, causal ? at::Tensor() : mask, 0.0,
+                                            /*is_causal=*/causal, std::nullopt, gqa);
   }
-#endif
-  auto scores = at::matmul(q, k.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3)));
+  const auto k_all = repeat_kv_heads(k, q.size(1));
+  const auto v_all = repeat_kv_heads(v, q.size(1));
+  auto scores = at::matmul(q, k_all.transpose(2, 3)) / std::sqrt(static_cast<double>(q.size(3)));
   auto scores32 = scores.to(at::kFloat);
   if (mask.defined())
     scores32 = scores32.masked_fill(mask.logical_not(), -std::numeric_limits<float>::infinity());
   auto probs = at::softmax(scores32, -1).to(q.scalar_type());
-  return at::matmul(probs, v);
+  return at::matmul(probs, v_all);
 }
 
 AttentionImpl::AttentionImpl(const LlamaConfig& cfg, const at::TensorOptions& options)
@@ -107,13 +112,7 @@ at::Tensor AttentionImpl::split_heads(const at::Tensor& t, int64_t heads) const 
 }
 
 at::Tensor AttentionImpl::repeat_kv(const at::Tensor& t) const {
-  // query head h reads kv head h / (H/Hkv)
-  const int64_t rep = n_heads_ / n_kv_heads_;
-  if (rep == 1) return t;
-  const int64_t B = t.size(0), T = t.size(2);
-  return t.unsqueeze(2)
-      .expand({B, n_kv_heads_, rep, T, head_dim_})
-      .reshape({B, n_heads_, T, head_dim_});
+  return repeat_kv_heads(t, n_heads_);
 }
 
 AdapterTerm AttentionImpl::prepare_adapter(const at::Tensor& a) {
@@ -158,7 +157,7 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   } else {
     TORCH_CHECK(ctx.offset == 0, "attention without a cache must start at position 0");
   }
-  auto out = attend(q, repeat_kv(k), repeat_kv(v), ctx.mask, ctx.causal, backend_);
+  auto out = attend(q, k, v, ctx.mask, ctx.causal, backend_);
   if (adapter.defined()) {
     if (!adapter.key.defined()) {
       out = out + adapter.value;  // same vector for every query position (attention-free)

@@ -17,8 +17,11 @@
 namespace ibllm::models {
 
 enum class AttentionBackend { kMath, kSdpa };
-// "auto" resolves to kSdpa when LibTorch >= 2, else kMath; "sdpa" without it throws ConfigError.
+// "auto" and "sdpa" resolve to kSdpa (at::scaled_dot_product_attention), "math" to kMath.
 AttentionBackend resolve_attention_backend(const std::string& name);
+
+// t (B,Hkv,T,hd) -> (B,n_heads,T,hd): query head h reads kv head h / (n_heads/Hkv).
+at::Tensor repeat_kv_heads(const at::Tensor& t, int64_t n_heads);
 
 // Which keys S new queries may see when they sit at columns [offset, offset+S) of T = offset+S
 // keys: j <= offset+i, and key j not padding (key_valid (B,T) bool, or undefined: none). A padded
@@ -27,7 +30,8 @@ AttentionBackend resolve_attention_backend(const std::string& name);
 at::Tensor attention_mask(int64_t S, int64_t offset, const at::Tensor& key_valid,
                           const at::Device& device);
 
-// q (B,H,S,hd), k/v (B,H,T,hd), mask from attention_mask() (true = attend) or undefined.
+// q (B,H,S,hd), k/v (B,Hkv,T,hd) with Hkv dividing H (grouped-query attention), mask from
+// attention_mask() (true = attend) or undefined.
 // `causal`: the mask is the plain causal one (T == S, no padding), so SDPA may use is_causal and
 // its fused kernels. -> (B,H,S,hd)
 at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

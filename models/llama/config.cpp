@@ -6,15 +6,12 @@
 #include <fstream>
 #include <sstream>
 
-#include <torch/version.h>
 #include <nlohmann/json.hpp>
 
 #include "src/config/section.h"
 #include "src/core/error.h"
 
 namespace ibllm::models {
-
-bool sdpa_available() { return TORCH_VERSION_MAJOR >= 2; }
 
 int LlamaConfig::ffn_hidden() const {
   if (ffn_hidden_dim > 0) return ffn_hidden_dim;
@@ -179,8 +176,6 @@ LlamaConfig parse_llama_config(config::Section s) {
   if (c.n_kv_heads > 0 && c.n_heads % c.n_kv_heads != 0)
     s.fail("n_kv_heads", "n_heads " + std::to_string(c.n_heads) + " is not a multiple of " +
                              std::to_string(c.n_kv_heads));
-  if (c.attention == "sdpa" && !sdpa_available())
-    s.fail("attention", "sdpa needs LibTorch >= 2.0; this build has an older LibTorch (use auto)");
   return c;
 }
 

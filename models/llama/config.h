@@ -64,9 +64,6 @@ LlamaConfig read_hf_config(const std::string& path, LlamaConfig base = {});
 // Either of the two, chosen by the file's keys (`hidden_size` ⇒ HF).
 LlamaConfig read_llama_params_file(const std::string& path, LlamaConfig base = {});
 
-// True when LibTorch provides at::scaled_dot_product_attention (>= 2.0).
-bool sdpa_available();
-
 // YAML section `model.llama`: optional `preset` and `params_file` give the starting point, then
 // every field above may be set explicitly.
 LlamaConfig parse_llama_config(config::Section s);

@@ -6,6 +6,7 @@
 #include "src/cli/commands.h"
 #include "src/core/error.h"
 #include "src/core/runtime_info.h"
+#include "src/distributed/communicator.h"
 
 namespace ibllm::cli {
 
@@ -14,6 +15,7 @@ int cmd_info(const std::vector<std::string>& argv, std::ostream& out) {
   if (!args.positionals.empty())
     throw UsageError("info takes no positional arguments", "ibllm info [--json]");
   auto info = core::runtime_info();
+  info["nccl"] = dist::nccl_version();
   info["sentencepiece_plugin"] = data::sentencepiece_plugin_status();
   if (args.has("--version")) {
     out << "ibllm " << info["ibllm_version"].get<std::string>() << " ("

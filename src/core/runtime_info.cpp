@@ -3,6 +3,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
 
@@ -21,6 +22,21 @@
 #endif
 
 namespace ibllm::core {
+namespace {
+
+// 13020 -> "13.2" (CUDART_VERSION), 92600 -> "9.26.0" (CUDNN_VERSION, 9.x: major*10000+minor*100).
+std::string cuda_version_name(long v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
+std::string cudnn_version_name(long v) {
+  if (v >= 90000)
+    return std::to_string(v / 10000) + "." + std::to_string((v % 10000) / 100) + "." +
+           std::to_string(v % 100);
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 100) + "." +
+         std::to_string(v % 100);
+}
+
+}  // namespace
 
 nlohmann::ordered_json runtime_info() {
   nlohmann::ordered_json j;
@@ -33,8 +49,18 @@ nlohmann::ordered_json runtime_info() {
   j["blas"] = blas_library();
   j["cuda_built"] = static_cast<bool>(IBLLM_WITH_CUDA);
   bool cuda = torch::cuda::is_available();
+#if IBLLM_WITH_CUDA
+  // The hooks live in libtorch_cuda (always loaded by a CUDA build); none of these needs a driver.
+  const auto& hooks = at::detail::getCUDAHooks();
+  j["torch_cuda"] = cuda_version_name(hooks.versionCUDART());  // the CUDA torch was built for
+  j["cuda_toolkit"] = IBLLM_CUDA_TOOLKIT_VERSION;              // the headers ibllm compiled with
+  j["cudnn"] = cudnn_version_name(hooks.versionRuntimeCuDNN());
+  j["cudnn_torch_built"] = cudnn_version_name(hooks.versionCuDNN());
+#endif
   j["cuda_available"] = cuda;
   j["cuda_devices"] = cuda ? static_cast<int>(torch::cuda::device_count()) : 0;
+  j["cuda_device"] = cuda ? std::to_string(torch::cuda::device_count()) + " visible"
+                          : std::string("no CUDA device (running on the CPU)");
   j["cudnn_available"] = cuda && at::globalContext().hasCuDNN();
   j["nccl_built"] = static_cast<bool>(IBLLM_WITH_NCCL);
   j["gloo_built"] = static_cast<bool>(IBLLM_WITH_GLOO);

@@ -1,5 +1,4 @@
-// The collectives the trainer needs, hiding c10d (whose class hierarchy differs between LibTorch
-// 1.13 and 2.x) behind one interface. World size 1 is a LocalCommunicator whose calls are no-ops,
+// The collectives the trainer needs, hiding c10d behind one interface. World size 1 is a LocalCommunicator whose calls are no-ops,
 // so single-process code paths are the same code. Every call is collective: all ranks must make
 // the same calls in the same order (never inside `if (rank == 0)`).
 #pragma once
@@ -91,5 +90,9 @@ std::string resolve_backend(const DistConfig& cfg, at::Device device);
 // timed (`ibllm bench` with bench.grad_sync).
 std::unique_ptr<Communicator> make_communicator(const DistEnv& env, const DistConfig& cfg,
                                                 at::Device device, bool group_of_one = false);
+
+// The version of the NCCL library this process runs with ("2.30.7"; needs no GPU), or "off (...)"
+// when the build has no NCCL backend.
+std::string nccl_version();
 
 }  // namespace ibllm::dist

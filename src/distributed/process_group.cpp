@@ -1,10 +1,6 @@
-// Process-group construction (see process_group.h). The same source serves both LibTorch flavours:
-// in 1.x the Gloo and NCCL classes are c10d::ProcessGroups, in 2.x c10d::Backends used directly (no
-// ProcessGroup wrapper, which would need the dispatcher-registered ops); ProcessGroupPtr names the
-// right base. NCCL's watchdog tears a hung job down only with async error handling on (off by
-// default in 1.x), so it is requested — 2.2+ also reads the TORCH_ name — unless the user set it.
-#include <torch/version.h>
-
+// Process-group construction (see process_group.h): c10d Gloo and NCCL backends. NCCL's watchdog
+// tears a hung job down only with async error handling on, so it is requested (TORCH_ name, and
+// the old NCCL_ name older launch scripts set) unless the user set it.
 #include <cstdlib>
 
 #include "src/core/error.h"
@@ -14,8 +10,11 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #if IBLLM_DIST_HAS_NCCL
+#include <torch/csrc/distributed/c10d/NCCLUtils.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
+
+#include "src/distributed/communicator.h"
 
 namespace ibllm::dist::detail {
 
@@ -32,10 +31,7 @@ ProcessGroupPtr make_gloo_group(const GroupSpec& spec) {
 
 ProcessGroupPtr make_nccl_group(const GroupSpec& spec) {
 #if IBLLM_DIST_HAS_NCCL
-#if TORCH_VERSION_MAJOR >= 2
   ::setenv("TORCH_NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);
-#endif
-  ::setenv("NCCL_ASYNC_ERROR_HANDLING", "1", /*overwrite=*/0);
   auto opts = c10d::ProcessGroupNCCL::Options::create();
   opts->timeout = spec.timeout;
   return c10::make_intrusive<c10d::ProcessGroupNCCL>(spec.store, spec.rank, spec.size, opts);
@@ -46,3 +42,15 @@ ProcessGroupPtr make_nccl_group(const GroupSpec& spec) {
 }
 
 }  // namespace ibllm::dist::detail
+
+namespace ibllm::dist {
+
+std::string nccl_version() {
+#if IBLLM_DIST_HAS_NCCL
+  return c10d::getNcclVersion();  // the loaded libnccl's ncclGetVersion, through torch
+#else
+  return "off (built without the NCCL backend)";
+#endif
+}
+
+}  // namespace ibllm::dist

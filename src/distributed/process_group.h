@@ -1,23 +1,20 @@
-// Internal: the seam between our common c10d code and the LibTorch flavour. In 1.13 the Gloo/NCCL
-// classes derive from c10d::ProcessGroup; in 2.x from c10d::Backend (ProcessGroup wraps backends).
-// Both bases expose the same allreduce/broadcast/allgather/barrier, so the common code holds a
-// ProcessGroupPtr and only process_group.cpp constructs it (one source for both flavours).
+// Internal: the seam between our common c10d code and the backends. The Gloo and NCCL classes
+// derive from c10d::Backend (used directly, without the ProcessGroup wrapper, which would need the
+// dispatcher-registered ops); the common code holds a ProcessGroupPtr and only process_group.cpp
+// constructs one, so only it and gloo_device.cpp include a backend header.
 #pragma once
 
 #include <chrono>
 #include <memory>
 #include <string>
 
-#include <torch/csrc/distributed/c10d/Store.hpp>
-#include <torch/version.h>
-
-#if TORCH_VERSION_MAJOR >= 2
 #include <torch/csrc/distributed/c10d/Backend.hpp>
-#else
-#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
-#endif
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
-// Gloo's headers are optional (Debian: libgloo-dev; absent on the GPU machine).
+// Gloo's headers are optional (Debian: libgloo-dev; absent on the GPU machine). The wheel ships no
+// Gloo headers; Debian's are used only to compile ProcessGroupGloo.hpp's declarations — every Gloo
+// function that runs is the wheel's own (a test checks that no gloo:: symbol is defined in ibllm's
+// binaries; docs/distributed.md).
 // USE_C10D_GLOO / USE_C10D_NCCL come from find_package(Torch); without them the c10d headers
 // declare nothing.
 #if defined(IBLLM_WITH_GLOO) && IBLLM_WITH_GLOO && defined(USE_C10D_GLOO) && \
@@ -38,11 +35,7 @@ class Device;
 
 namespace ibllm::dist::detail {
 
-#if TORCH_VERSION_MAJOR >= 2
 using ProcessGroupPtr = c10::intrusive_ptr<c10d::Backend>;
-#else
-using ProcessGroupPtr = c10::intrusive_ptr<c10d::ProcessGroup>;
-#endif
 
 struct GroupSpec {
   c10::intrusive_ptr<c10d::Store> store;

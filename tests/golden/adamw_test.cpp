@@ -181,11 +181,11 @@ TEST_CASE("grad_norm: global norm and clipping match torch.nn.utils.clip_grad_no
   CHECK(t.at("clipped.total_norm").item<float>() > 2.0f);
 }
 
-// Hidden ([.gpu], run `ibllm_tests "[.gpu]"` on a CUDA machine): the multi-tensor CUDA kernels
+// [cuda] (skipped visibly without a CUDA device; `ibllm_tests "[cuda]"`): the multi-tensor CUDA kernels
 // against the torch CPU reference (1e-5: CUDA may contract the addcdiv into an FMA), the CUDA
 // per-tensor loop against the foreach path, resume bitwise on the device, and the norm staying a
 // CUDA tensor.
-TEST_CASE("adamw gpu: CUDA foreach/loop match the reference, resume is bitwise", "[.gpu]") {
+TEST_CASE("adamw gpu: CUDA foreach/loop match the reference, resume is bitwise", "[cuda]") {
   if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
   const auto& c = adamw_case();
   const at::Device cuda(at::kCUDA, 0);

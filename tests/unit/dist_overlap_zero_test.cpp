@@ -325,10 +325,10 @@ TEST_CASE("zero1: sharded AdamW + broadcast + gathered state equal the unsharded
   for (const auto& o : out) CHECK(o.ok);
 }
 
-// Hidden ([.gpu]): NCCL through a process group of one on the first GPU (what bench.grad_sync
+// [cuda] (skipped without a CUDA device): NCCL through a process group of one on the first GPU (what bench.grad_sync
 // builds): hook-started buckets from the CUDA autograd thread equal post-backward packing and,
 // with one rank, the plain accumulated gradients; the ZeRO-1 broadcast and the async collective.
-TEST_CASE("dist gpu: NCCL group of one: overlapped GradSync, owner broadcast", "[.gpu]") {
+TEST_CASE("dist gpu: NCCL group of one: overlapped GradSync, owner broadcast", "[cuda]") {
   if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
   if (!IBLLM_DIST_HAS_NCCL) IBLLM_SKIP("built without NCCL");
   DistConfig cfg;

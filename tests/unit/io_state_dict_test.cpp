@@ -180,7 +180,7 @@ TEST_CASE("load_state_dict: a torch.save state_dict into the equivalent C++ modu
   CHECK(at::equal(m.blocks[1]->as<torch::nn::Linear>()->weight, sd.at("blocks.1.weight")));
 }
 
-TEST_CASE("load_state_dict: straight to the GPU from a mapped file", "[io][.gpu]") {
+TEST_CASE("load_state_dict: straight to the GPU from a mapped file", "[io][cuda]") {
   if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
   TinyImpl m;
   m.to(at::Device(at::kCUDA, 0));

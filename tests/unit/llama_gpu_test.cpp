@@ -1,4 +1,4 @@
-// GPU checks (hidden tag [.gpu]; run `ibllm_tests "[.gpu]"` on a CUDA machine): the tiny
+// GPU checks (tag [cuda], skipped visibly without a CUDA device; `ibllm_tests "[cuda]"`): the tiny
 // golden model on CUDA in fp32 (math and SDPA attention) against the CPU reference logits, SDPA
 // equal to the math path for prefill / cached / left-padded steps, and bf16 base weights within a
 // bf16 tolerance.
@@ -26,7 +26,7 @@ Llama tiny_on(const at::TensorOptions& opts, const std::string& attention,
 
 }  // namespace
 
-TEST_CASE("llama gpu: CUDA fp32/bf16 and SDPA agree with the CPU reference", "[.gpu]") {
+TEST_CASE("llama gpu: CUDA fp32/bf16 and SDPA agree with the CPU reference", "[cuda]") {
   if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
   at::NoGradGuard g;
   auto w = read_fixture("tiny_weights.safetensors");

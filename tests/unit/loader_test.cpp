@@ -338,7 +338,7 @@ TEST_CASE("evaluation loaders keep file order and use the centre crop", "[loader
   for (int64_t i = 0; i < 6; ++i) CHECK(b[0].images[i].equal(t.eval(ds->record(i).image)));
 }
 
-TEST_CASE("batches are pinned when CUDA is present", "[loader][.gpu]") {
+TEST_CASE("batches are pinned when CUDA is present", "[loader][cuda]") {
   if (!at::hasCUDA()) IBLLM_SKIP("no CUDA device");
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
