@@ -51,8 +51,10 @@ at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   if (backend == AttentionBackend::kSdpa) {
     // enable_gqa: SDPA maps query head h to kv head h / (H/Hkv) itself (no repeated K/V copy).
     const bool gqa = k.size(1) != q.size(1);
-    return at::scaled_dot_product_attention(q, k, v, causal ? at::Tensor() : mask, 0.0,
-                                            /*is_causal=*/causal, std::nullopt, gqa);
+    std::optional<at::Tensor> m;  // an undefined Tensor inside the optional is an error
+    if (!causal && mask.defined()) m = mask;
+    return at::scaled_dot_product_attention(q, k, v, m, 0.0, /*is_causal=*/causal, std::nullopt,
+                                            gqa);
   }
   const auto k_all = repeat_kv_heads(k, q.size(1));
   const auto v_all = repeat_kv_heads(v, q.size(1));

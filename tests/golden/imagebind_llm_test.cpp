@@ -50,7 +50,9 @@ TEST_CASE("imagebind_llm: mixing, bind network, injection, loss and grads match 
   IBLLM_CHECK_TENSOR(f, fx.at("f"), 1e-6, 1e-7);
 
   auto t = m->bind->forward(fx.at("f"));
-  IBLLM_CHECK_TENSOR(t, fx.at("bind_out"), 1e-5, 1e-6);
+  // atol 5e-6: the fixture's torch 1.13 summed the 128/384-wide products with OpenBLAS, the
+  // wheel's torch uses MKL (another order); measured max abs 2.4e-6, 1 of 96 values past 1e-6.
+  IBLLM_CHECK_TENSOR(t, fx.at("bind_out"), 1e-5, 5e-6);
 
   auto logits = m->forward(fx.at("tokens"), fx.at("f"));
   IBLLM_CHECK_TENSOR(logits, fx.at("logits"), 1e-5, 1e-5);

@@ -27,7 +27,9 @@ TEST_CASE("video golden: subsample, short-side bilinear scale, normalise, 3 crop
     INFO(name);
     auto crops = transform_video_clip(f.at(std::string(name) + ".frames"), c);
     REQUIRE(crops.size() == 3);
-    IBLLM_CHECK_TENSOR(at::stack(crops), f.at(std::string(name) + ".crops"), 1e-5, 1e-6);
+    // atol 1e-5: torch 2.x's CPU bilinear kernel orders the weight arithmetic differently from the
+    // torch 1.13 that wrote the fixture (measured max abs 5.1e-6 on values of magnitude ~2).
+    IBLLM_CHECK_TENSOR(at::stack(crops), f.at(std::string(name) + ".crops"), 1e-5, 1e-5);
   }
 }
 

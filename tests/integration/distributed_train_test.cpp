@@ -241,18 +241,17 @@ TEST_CASE("ddp: bench times the synced step: a group of one, and 2 ranks with Ze
 
 TEST_CASE("ddp: launch/torchrun.sh (torchrun --no-python, 2 ranks) equals launch/local.sh",
           "[ddp][integration][torchrun]") {
-  // Debian's python3-torch provides torchrun 1.13; on Python 3.11 it needs "--redirects 1 --tee 1"
-  // (its Std.from_str fails on the default "0").
-  if (run_shell("/usr/bin/python3 -c 'import torch.distributed.run' 2>/dev/null").code != 0)
-    IBLLM_SKIP("no torchrun: /usr/bin/python3 lacks torch (launch/install_deps.sh --dev)");
+  // The torchrun of the torch wheel that launch/install_deps.sh puts into .venv/ (2.15).
+  const std::string py = (ibllm::test::source_dir() / ".venv/bin/python").string();
+  if (run_shell("'" + py + "' -c 'import torch.distributed.run' 2>/dev/null").code != 0)
+    IBLLM_SKIP("no torchrun: " << py << " lacks torch (run launch/install_deps.sh)");
   auto out = ibllm::test::scratch_dir("ddp_torchrun");
   auto local = run_shell("launch/local.sh 2 " + args(out / "local", 4, 4, 1));
   INFO(local.output);
   REQUIRE(local.code == 0);
   const std::string a = args(out / "trun", 4, 4, 1);
   auto trun = run_shell(
-      "TORCHRUN='/usr/bin/python3 -m torch.distributed.run' TORCHRUN_ARGS='--redirects 1 --tee 1' "
-      "NPROC=2 launch/torchrun.sh " + a.substr(a.find(' ') + 1));  // drop the leading "train"
+      "TORCHRUN='" + py + " -m torch.distributed.run' NPROC=2 launch/torchrun.sh " + a.substr(a.find(' ') + 1));  // drop the leading "train"
   INFO(trun.output);
   REQUIRE(trun.code == 0);
   REQUIRE(train_losses(out / "trun" / "tiny_pretrain").size() == 4);
