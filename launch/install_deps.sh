@@ -5,8 +5,8 @@
 #      environment .venv/ (git-ignored), where CMake finds it without any exported variable.
 # A second run checks both and returns in about a second. docs/gpu.md says why this torch and why
 # the wheel's own CUDA libraries (not the toolkit's).
-# Usage: launch/install_deps.sh [--dev]   (--dev adds numpy/pillow to the venv for the golden
-#        fixture generators in tests/golden/gen/)
+# Usage: launch/install_deps.sh [--dev]   (numpy always; --dev adds pillow to the venv for the
+#        image fixture generators in tests/golden/gen/)
 # Environment: IBLLM_VENV (default <repo>/.venv), IBLLM_PYTHON (default python3).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -53,7 +53,9 @@ fi
 VENV="${IBLLM_VENV:-$PWD/.venv}"
 PY="${IBLLM_PYTHON:-python3}"
 STAMP="$VENV/.ibllm-torch"
-want="$TORCH_SPEC dev=$DEV"
+extra=(numpy)   # the tests' torch.load / generator cross-checks (tests/golden/gen/*.py) need it
+if [[ $DEV -eq 1 ]]; then extra+=(pillow); fi
+want="$TORCH_SPEC ${extra[*]}"
 site_torch() { compgen -G "$VENV/lib/python3*/site-packages/torch/version.py" | head -n 1; }
 if [[ -f "$STAMP" && "$(cat "$STAMP")" == "$want" && -n "$(site_torch)" ]]; then
   echo "install_deps: $TORCH_SPEC present in $VENV ($(grep -o "__version__ = '[^']*'" "$(site_torch)" | cut -d"'" -f2))"
@@ -72,10 +74,8 @@ if [[ ! -x "$VENV/bin/python" ]]; then
     "$PY" -m venv "$VENV"
   fi
 fi
-extra=()
-if [[ $DEV -eq 1 ]]; then extra+=(numpy pillow); fi
 echo "install_deps: pip install $TORCH_SPEC ${extra[*]:-} into $VENV (about 5 GB with its CUDA libraries; cached by pip after the first time)"
 t0=$SECONDS
-"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$TORCH_SPEC" "${extra[@]}"
+"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "$TORCH_SPEC" "${extra[@]}"
 echo "$want" > "$STAMP"
 echo "install_deps: torch $(grep -o "__version__ = '[^']*'" "$(site_torch)" | cut -d"'" -f2) installed in $((SECONDS - t0)) s"

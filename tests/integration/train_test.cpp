@@ -250,9 +250,10 @@ TEST_CASE("train: export writes official-key delta files that Python's torch.loa
   CHECK(merged.count("llama.layers.0.attention.wq.weight"));
   CHECK(fs::exists(out / "export" / "merged.manifest.json"));
 
-  if (::access("/usr/bin/python3", X_OK) != 0) IBLLM_SKIP("/usr/bin/python3 not available");
+  const std::string python = ibllm::test::python();
+  if (::access(python.c_str(), X_OK) != 0) IBLLM_SKIP(python << " not available");
   const auto script = ibllm::test::source_dir() / "tests" / "golden" / "gen" / "check_pth_export.py";
-  const std::string cmd = "/usr/bin/python3 '" + script.string() + "' '" +
+  const std::string cmd = "'" + python + "' '" + script.string() + "' '" +
                           (out / "export" / "delta.pth").string() + "' '" +
                           (out / "export" / "delta.safetensors").string() + "' 2>&1";
   std::string py;

@@ -43,4 +43,9 @@ std::optional<fs::path> shared_asset(const std::string& name) {
   return std::nullopt;
 }
 
+std::string python() {
+  const auto venv = source_dir() / ".venv" / "bin" / "python";
+  return std::filesystem::exists(venv) ? venv.string() : std::string("/usr/bin/python3");
+}
+
 }  // namespace ibllm::test

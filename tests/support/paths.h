@@ -13,6 +13,9 @@ std::filesystem::path source_dir();
 std::filesystem::path cli_path();
 // A new empty directory under the build tree, unique per call; removed at process exit.
 std::filesystem::path scratch_dir(const std::string& name);
+// The Python with the pinned torch wheel and numpy (<repo>/.venv/bin/python from
+// launch/install_deps.sh), else /usr/bin/python3: real torch.load / numpy clients for our files.
+std::string python();
 // ../shared/assets/<name> if it exists (IBLLM_SHARED_DIR env var overrides the location).
 std::optional<std::filesystem::path> shared_asset(const std::string& name);
 

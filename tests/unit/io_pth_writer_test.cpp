@@ -1,6 +1,6 @@
 // .pth writer: bitwise round trips through our own reader (every dtype, non-contiguous views, 0-d
 // and empty tensors, sizes that need every pickle integer opcode), the archive layout, refusals
-// that leave no file behind, and the cross-check that matters: /usr/bin/python3 with torch
+// that leave no file behind, and the cross-check that matters: the venv's Python with torch
 // torch.load()s the file (also weights_only=True) and parses our safetensors by hand
 // (tests/golden/gen/pth_writer_check.py), comparing values against a pattern both sides restate.
 #include <ATen/ATen.h>
@@ -179,13 +179,14 @@ Run run(const std::string& cmd) {
   return r;
 }
 
-// "" when /usr/bin/python3 with torch is usable, else why not (probed once: importing torch
+// "" when the test Python (ibllm::test::python()) with torch is usable, else why not (probed once: importing torch
 // takes seconds).
 std::string python_unavailable() {
   static const std::string why = [] {
-    if (!fs::exists("/usr/bin/python3")) return std::string("/usr/bin/python3 not found");
-    const auto r = run("/usr/bin/python3 -c 'import torch, numpy'");
-    if (r.code != 0) return "/usr/bin/python3 cannot import torch/numpy: " + r.output;
+    const std::string py = ibllm::test::python();
+    if (!fs::exists(py)) return py + " not found";
+    const auto r = run("'" + py + "' -c 'import torch, numpy'");
+    if (r.code != 0) return py + " cannot import torch/numpy: " + r.output;
     return std::string();
   }();
   return why;
@@ -193,7 +194,7 @@ std::string python_unavailable() {
 
 Run python_check(const std::string& args) {
   const auto script = ibllm::test::source_dir() / "tests/golden/gen/pth_writer_check.py";
-  return run("/usr/bin/python3 '" + script.string() + "' " + args);
+  return run("'" + ibllm::test::python() + "' '" + script.string() + "' " + args);
 }
 
 std::string error_of(const std::function<void()>& fn) {

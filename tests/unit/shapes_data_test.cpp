@@ -378,12 +378,13 @@ TEST_CASE("shapes: a finetune loader mixes image and text-only samples", "[shape
 }
 
 TEST_CASE("shapes: a partial rerun of the generator reproduces the committed files", "[shapes]") {
-  if (!fs::exists("/usr/bin/python3") ||
-      std::system("/usr/bin/python3 -c 'import numpy' >/dev/null 2>&1") != 0)
-    IBLLM_SKIP("/usr/bin/python3 with numpy is not available to rerun make_shapes.py");
+  const std::string python = ibllm::test::python();
+  if (!fs::exists(python) ||
+      std::system(("'" + python + "' -c 'import numpy' >/dev/null 2>&1").c_str()) != 0)
+    IBLLM_SKIP(python << " with numpy is not available to rerun make_shapes.py");
   const fs::path out = ibllm::test::scratch_dir("shapes_regen");
   const int limit = 16;
-  const std::string cmd = "/usr/bin/python3 '" + shapes("make_shapes.py") + "' --out '" +
+  const std::string cmd = "'" + python + "' '" + shapes("make_shapes.py") + "' --out '" +
                           out.string() + "' --limit " + std::to_string(limit) + " >/dev/null 2>&1";
   REQUIRE(std::system(cmd.c_str()) == 0);
   for (const std::string f : {"captions_train.tsv", "captions_val.tsv", "instructions_train.json",
