@@ -37,5 +37,13 @@ if [[ $cuda_built -eq 1 ]]; then
     echo "$info" | grep -q "$key" || bad "ibllm info lacks $key"
   done
 fi
+# `blas` names what torch's matmuls call (BLAS_INFO of the torch build), not just any BLAS loaded.
+py=.venv/bin/python; [[ -x $py ]] || py=python3
+torch_blas=$("$py" -c "import re, torch; print(re.search(r'BLAS_INFO=(\w+)', torch.__config__.show()).group(1))" 2>/dev/null)
+if [[ "$torch_blas" == mkl ]]; then
+  echo "$info" | grep -q '"blas": "mkl"' || bad "ibllm info's blas is not torch's BLAS_INFO=mkl: $(echo "$info" | grep '"blas"')"
+elif [[ -z "$torch_blas" ]]; then
+  echo "build_check: skipped the blas check: no Python with torch found to read BLAS_INFO"
+fi
 [[ $fail -eq 0 ]] && echo "build_check: OK"
 exit $fail

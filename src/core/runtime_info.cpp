@@ -3,6 +3,7 @@
 
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
+#include <ATen/Version.h>
 #include <ATen/detail/CUDAHooksInterface.h>
 #include <torch/cuda.h>
 #include <torch/version.h>
@@ -81,7 +82,17 @@ nlohmann::ordered_json runtime_info() {
 }
 
 std::string blas_library() {
-  // Debian's LibTorch calls whatever libblas.so.3 the alternatives system selects.
+  // What torch's CPU matmuls call. The x86 wheels are built with BLAS_INFO=mkl (MKL linked into
+  // libtorch_cpu): that is the answer even when another BLAS is loaded too (OpenCV pulls in
+  // liblapack -> libopenblas here). A build calling the system's libblas.so.3 uses whatever
+  // implementation the alternatives system loaded.
+  const std::string config = at::show_config();
+  const auto key = config.find("BLAS_INFO=");
+  if (key != std::string::npos) {
+    const auto begin = key + 10;
+    const std::string info = config.substr(begin, config.find_first_of(", \n", begin) - begin);
+    if (info == "mkl" || info == "accelerate" || info == "armpl") return info;
+  }
   if (dlsym(RTLD_DEFAULT, "openblas_set_num_threads")) return "openblas";
   if (dlsym(RTLD_DEFAULT, "mkl_set_num_threads")) return "mkl";
   if (dlsym(RTLD_DEFAULT, "bli_thread_set_num_threads")) return "blis";

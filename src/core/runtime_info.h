@@ -9,7 +9,7 @@
 namespace ibllm::core {
 
 nlohmann::ordered_json runtime_info();
-// The BLAS LibTorch's CPU matmuls reach: openblas | mkl | blis | reference (netlib: ~10x slower;
+// The BLAS LibTorch's CPU matmuls reach: mkl (the x86 wheels) | openblas | blis | reference (netlib: ~10x slower;
 // `apt-get install libopenblas0-pthread`) | builtin.
 std::string blas_library();
 // Sets LibTorch intra-op threads (0 = all hardware threads) and returns the count in effect.
