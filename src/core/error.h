@@ -1,4 +1,4 @@
-// The error types every layer throws. Library code throws; only src/cli/main.cpp catches, prints
+// The error types every layer throws. Library code throws; only cli/main.cpp catches, prints
 // "error: [component] message" plus "hint: ..." and maps the type to the process exit code
 // (2 for usage/config errors, 1 for everything else).
 #pragma once

@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "src/cli/args.h"
+#include "cli/args.h"
 #include "src/core/error.h"
 #include "tests/support/cli_runner.h"
 #include "tests/support/paths.h"

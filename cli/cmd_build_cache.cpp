@@ -8,8 +8,8 @@
 #include <ostream>
 
 #include "models/cache/cache_index.h"
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 
 namespace ibllm::cli {

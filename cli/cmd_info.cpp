@@ -2,8 +2,8 @@
 #include <fmt/format.h>
 
 #include "data/sentencepiece_library.h"
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 #include "src/core/runtime_info.h"
 #include "src/distributed/communicator.h"

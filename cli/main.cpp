@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "src/cli/app.h"
+#include "cli/app.h"
 #include "src/core/error.h"
 
 int main(int argc, char** argv) {

@@ -1,8 +1,8 @@
 // `ibllm bench <config.yaml> [--batch-sizes 4,16] [--set ...]`: training-step benchmark at the
 // configured shapes with random weights (trainers/bench); one JSON line per batch size on stdout.
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
-#include "src/cli/run_setup.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "src/core/strings.h"
 #include "trainers/bench.h"

@@ -3,9 +3,9 @@
 // stopped by SIGTERM/SIGINT after saving a checkpoint (run the same command again to resume).
 #include <nlohmann/json.hpp>
 
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
-#include "src/cli/run_setup.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "trainers/trainer.h"
 

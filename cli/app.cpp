@@ -1,13 +1,13 @@
 // Command table: every command the framework plans is listed, so `--help` shows the whole surface;
 // commands whose issue has not landed say which area delivers them and exit 2 (no pretend output).
-#include "src/cli/app.h"
+#include "cli/app.h"
 
 #include <fmt/format.h>
 
 #include <functional>
 
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 #include "src/core/strings.h"
 

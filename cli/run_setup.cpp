@@ -1,5 +1,5 @@
 // load_run; see run_setup.h.
-#include "src/cli/run_setup.h"
+#include "cli/run_setup.h"
 
 #include <filesystem>
 

@@ -1,5 +1,5 @@
 // Argument parsing (see args.h). Accepts `--flag value` and `--flag=value`.
-#include "src/cli/args.h"
+#include "cli/args.h"
 
 #include <algorithm>
 

@@ -1,7 +1,7 @@
 // `ibllm inspect <file>`: what a weights file holds (names, dtypes, shapes, bytes, totals, metadata,
 // and for .pth the non-tensor entries) without reading tensor data.
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 #include "src/io/inspect.h"
 

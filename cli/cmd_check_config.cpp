@@ -1,8 +1,8 @@
 // `ibllm check-config <yaml> [--set k=v ...]`: parse and validate without running anything; prints
 // the resolved config (every key with its effective value). By default it also checks that data files
 // exist and the tokenizer loads and fits the model (--no-files skips the file checks).
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 #include "trainers/run_config.h"
 

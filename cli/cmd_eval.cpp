@@ -7,9 +7,9 @@
 #include <spdlog/spdlog.h>
 
 #include "data/tokenizer.h"
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
-#include "src/cli/run_setup.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "trainers/evaluator.h"
 #include "trainers/model_builder.h"

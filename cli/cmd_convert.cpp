@@ -3,8 +3,8 @@
 // on a terminal, a one-line summary always.
 #include <fmt/format.h>
 
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
+#include "cli/args.h"
+#include "cli/commands.h"
 #include "src/core/error.h"
 #include "src/core/progress_bar.h"
 #include "src/io/convert.h"

@@ -3,9 +3,9 @@
 // (official key names, loadable by the Python demo) and/or merged.safetensors + manifest.
 #include <nlohmann/json.hpp>
 
-#include "src/cli/args.h"
-#include "src/cli/commands.h"
-#include "src/cli/run_setup.h"
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "trainers/export.h"
 
