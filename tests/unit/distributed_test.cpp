@@ -452,6 +452,9 @@ TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", 
     const int port = test::free_port();
     const auto out = run_ranks(3, 40, [&](int rank) -> std::string {
       auto comm = connect(rank, 3, port, gloo_config(5));
+      // Every pair of the mesh is connected before rank 1 dies (without the barrier a loaded
+      // machine lets rank 1 exit while rank 2 is still joining, which fails in the join instead).
+      comm->barrier();
       if (rank == 1) ::_exit(3);
       std::vector<at::Tensor> t{at::ones({1000})};
       comm->all_reduce_sum(t);
