@@ -2,6 +2,7 @@
 #include "cli/args.h"
 
 #include <algorithm>
+#include <limits>
 
 #include "src/core/error.h"
 #include "src/core/strings.h"
@@ -83,7 +84,9 @@ int64_t parse_int(const std::string& what, const std::string& text, int64_t min,
     if (used == text.size() && x >= min) return x;
   } catch (const std::exception&) {
   }
-  throw UsageError(what + " expects an integer >= " + std::to_string(min) + ", got '" + text + "'",
+  const bool any = min == std::numeric_limits<int64_t>::min();
+  throw UsageError(what + " expects an integer" + (any ? "" : " >= " + std::to_string(min)) +
+                       ", got '" + text + "'",
                    usage);
 }
 

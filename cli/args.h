@@ -31,7 +31,8 @@ struct Args {
 Args parse_args(const std::vector<std::string>& argv, const ArgSpec& spec, const std::string& usage);
 
 // Numbers given on the command line: the whole text must parse, else a UsageError
-// ("--batch expects an integer >= 1, got 'x'"). `what` names the flag (or list item) in it.
+// ("--batch expects an integer >= 1, got 'x'"). `what` names the flag (or list item) in it; a `min`
+// of INT64_MIN accepts any integer (the caller checks the range).
 int64_t parse_int(const std::string& what, const std::string& text, int64_t min,
                   const std::string& usage);
 double parse_number(const std::string& what, const std::string& text, const std::string& usage);

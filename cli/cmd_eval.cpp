@@ -1,18 +1,14 @@
 // `ibllm eval <config.yaml | checkpoint dir> [--checkpoint <dir|file>] [--split val|train]
 // [--max-batches N] [--set ...]`: loss and perplexity of trained weights; a human line on stderr
 // and a final JSON line {"loss", "ppl", "tokens", "samples", ...} on stdout.
-#include <memory>
-
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "data/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "trainers/evaluator.h"
-#include "trainers/model_builder.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::cli {
 
@@ -24,16 +20,11 @@ int cmd_eval(const std::vector<std::string>& argv, std::ostream& out) {
   auto args = parse_args(argv, ArgSpec{{"--checkpoint", "--split", "--max-batches"}, {"--set"}, {}},
                          usage);
   if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", usage);
-  auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
-                      args.all("--set"), train::Checks::kResources);
   const int64_t max_batches = int_flag(args, "--max-batches", 0, 0, usage);
-  auto m = train::build_model(run.config);
-  if (!run.checkpoint.empty())
-    spdlog::info("weights: {}", train::load_trained_weights(m, run.checkpoint,
-                                                            run.config.model.init.allow_missing));
-  auto tok = std::make_shared<const data::LlamaTokenizer>(run.config.data.tokenizer);
   const std::string split = args.value("--split").value_or("val");
-  auto r = train::evaluate(*m.model, run.config, tok, split, max_batches);
+  auto run = train::setup_run({args.positionals[0], args.value("--checkpoint").value_or(""),
+                               args.all("--set"), train::Checks::kResources});
+  auto r = train::evaluate(*run.model.model, run.config, run.tokenizer, split, max_batches);
   spdlog::info("{} loss {:.4f} | ppl {:.3f} | {} tokens | {} samples", split, r.loss, r.ppl,
                r.tokens, r.samples);
   auto j = r.to_json();

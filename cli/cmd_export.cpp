@@ -5,9 +5,9 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_setup.h"
 #include "src/core/error.h"
 #include "trainers/export.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::cli {
 
@@ -21,17 +21,19 @@ int cmd_export(const std::vector<std::string>& argv, std::ostream& out) {
                          usage);
   if (args.positionals.size() != 1) throw UsageError("expected one config or checkpoint", usage);
   if (!args.value("--out")) throw UsageError("--out <dir> is required", usage);
-  auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
-                      args.all("--set"), train::Checks::kSyntax);
   train::ExportOptions o;
-  o.checkpoint = run.checkpoint;
   o.out_dir = *args.value("--out");
   o.dtype = args.value("--dtype").value_or("fp32");
   o.delta = !args.has("--no-delta");
   o.merged = args.has("--merged");
   o.with_imagebind = args.has("--with-imagebind");
-  if (!o.delta && !o.merged) throw UsageError("--no-delta without --merged exports nothing", usage);
-  auto r = train::export_weights(run.config, o);
+  train::check_export_options(o);
+  train::SetupOptions so;
+  so.device = train::RunDevice::kCpu;  // export is I/O bound; the frozen base stays in its file dtype
+  so.tokenizer = false;
+  auto run = train::setup_run({args.positionals[0], args.value("--checkpoint").value_or(""),
+                               args.all("--set"), train::Checks::kSyntax}, so);
+  auto r = train::export_weights(run, o);
   out << nlohmann::json{{"files", r.files}, {"delta_tensors", r.delta_tensors},
                         {"merged_tensors", r.merged_tensors}}
              .dump()

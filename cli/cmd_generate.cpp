@@ -5,23 +5,24 @@
 // answers a file of requests in batches, writing one result (or error) record per input line.
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <memory>
 
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
-#include "data/clip_tokenizer.h"
-#include "models/cache/visual_cache.h"
-#include "data/tokenizer.h"
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_setup.h"
+#include "data/clip_tokenizer.h"
+#include "models/cache/visual_cache.h"
 #include "src/core/error.h"
+#include "src/core/modality.h"
 #include "trainers/generator.h"
-#include "trainers/model_builder.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::cli {
 namespace {
@@ -42,8 +43,9 @@ const char* kUsage =
 }  // namespace
 
 int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
-  const std::vector<std::string> mods = {"image", "video", "audio", "point",
-                                         "depth", "thermal", "imu",  "text"};
+  // One flag per input modality; the vision input is --image (the name users know).
+  std::vector<std::string> mods;
+  for (const auto& m : core::input_names()) mods.push_back(m == "vision" ? "image" : m);
   ArgSpec spec{{"--prompt", "--checkpoint", "--temperature", "--top-p", "--max-new-tokens",
                 "--seed", "--requests", "--out", "--batch", "--bpe"},
                {"--set", "--weight"},
@@ -55,37 +57,35 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
   if (file_mode == args.value("--prompt").has_value())
     throw UsageError("give either --prompt or --requests", kUsage);
   if (file_mode && !args.value("--out")) throw UsageError("--requests needs --out", kUsage);
-  auto run = load_run(args.positionals[0], args.value("--checkpoint").value_or(""),
-                      args.all("--set"), train::Checks::kSyntax);
+  // Sampling: generation.* from the config, then the flags; one range check for both.
+  models::GenerationConfig defaults;
+  train::SetupOptions so;
+  so.check_config = [&](const train::RunConfig& c) {
+    defaults = c.generation;
+    constexpr int64_t kAny = std::numeric_limits<int64_t>::min();
+    defaults.temperature = number_flag(args, "--temperature", defaults.temperature, kUsage);
+    defaults.top_p = number_flag(args, "--top-p", defaults.top_p, kUsage);
+    defaults.max_new_tokens = static_cast<int>(std::clamp<int64_t>(
+        int_flag(args, "--max-new-tokens", defaults.max_new_tokens, kAny, kUsage), -1, INT32_MAX));
+    defaults.seed = int_flag(args, "--seed", defaults.seed, kAny, kUsage);
+    for (const auto& p : models::sampling_problems(defaults))
+      throw UsageError(models::sampling_flag(p.key) + ": " + p.message, kUsage);
+  };
+  auto run = train::setup_run({args.positionals[0], args.value("--checkpoint").value_or(""),
+                               args.all("--set"), train::Checks::kSyntax}, so);
 
-  models::GenerationConfig defaults = run.config.generation;
-  defaults.temperature = number_flag(args, "--temperature", defaults.temperature, kUsage);
-  defaults.top_p = number_flag(args, "--top-p", defaults.top_p, kUsage);
-  defaults.max_gen_len =
-      static_cast<int>(int_flag(args, "--max-new-tokens", defaults.max_gen_len, 1, kUsage));
-  defaults.seed = int_flag(args, "--seed", defaults.seed, 0, kUsage);
-  if (defaults.temperature < 0 || defaults.top_p <= 0 || defaults.top_p > 1 ||
-      defaults.max_gen_len < 1)
-    throw UsageError("sampling options out of range (temperature >= 0, 0 < top-p <= 1, "
-                     "max-new-tokens >= 1)", kUsage);
-
-  auto m = train::build_model(run.config);
-  if (!run.checkpoint.empty())
-    spdlog::info("weights: {}", train::load_trained_weights(m, run.checkpoint,
-                                                            run.config.model.init.allow_missing));
-  auto tok = std::make_shared<const data::LlamaTokenizer>(run.config.data.tokenizer);
   std::shared_ptr<const data::ClipTokenizer> bpe;
   if (auto p = args.value("--bpe")) bpe = std::make_shared<const data::ClipTokenizer>(*p);
   std::unique_ptr<models::VisualCache> cache;
   std::function<at::Tensor(const at::Tensor&)> apply_cache;
   if (run.config.model.cache.enabled && !args.has("--no-cache")) {
-    cache = std::make_unique<models::VisualCache>(run.config.model.cache, m.device);
+    cache = std::make_unique<models::VisualCache>(run.config.model.cache, run.device);
     spdlog::info("visual cache {}: {} vectors, K={} tau={} beta={}", run.config.model.cache.path,
                  cache->size(), run.config.model.cache.top_k, run.config.model.cache.temperature,
                  run.config.model.cache.beta);
     apply_cache = [&](const at::Tensor& f) { return cache->apply(f); };
   }
-  train::Generator gen(m, run.config, tok, bpe, apply_cache);
+  train::Generator gen(run.model, run.config, run.tokenizer, bpe, apply_cache);
   const int64_t batch = int_flag(args, "--batch", 8, 1, kUsage);
 
   if (!file_mode) {
@@ -98,6 +98,8 @@ int cmd_generate(const std::vector<std::string>& argv, std::ostream& out) {
     for (const auto& w : args.all("--weight")) {
       auto eq = w.find('=');
       if (eq == std::string::npos) throw UsageError("--weight needs modality=w, got '" + w + "'", kUsage);
+      if (!core::find_modality(w.substr(0, eq)))
+        throw UsageError("--weight: unknown modality '" + w.substr(0, eq) + "'", kUsage);
       r.weights[w.substr(0, eq)] = parse_number("--weight " + w.substr(0, eq), w.substr(eq + 1), kUsage);
     }
     // On a terminal the answer appears token by token; in pipes and logs it is printed whole.

@@ -5,8 +5,8 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/run_setup.h"
 #include "src/core/error.h"
+#include "trainers/run_setup.h"
 #include "trainers/trainer.h"
 
 namespace ibllm::cli {
@@ -15,8 +15,11 @@ int cmd_train(const std::vector<std::string>& argv, std::ostream& out) {
   const std::string usage = "ibllm train <config.yaml> [--set key.path=value ...]";
   auto args = parse_args(argv, ArgSpec{{}, {"--set"}, {}}, usage);
   if (args.positionals.size() != 1) throw UsageError("expected exactly one config file", usage);
-  auto run = load_run(args.positionals[0], "", args.all("--set"), train::Checks::kResources);
-  auto r = train::train(run.config, run.resolved_yaml);
+  train::SetupOptions so;
+  so.communicator = true;
+  so.load_checkpoint = false;  // a run resumes from its own checkpoints (checkpoint.resume)
+  auto run = train::setup_run({args.positionals[0], "", args.all("--set"), train::Checks::kResources}, so);
+  auto r = train::train(run);
   nlohmann::json j = {{"run_dir", r.run_dir},   {"steps", r.steps},
                       {"resumed_from", r.resumed_from}, {"loss", r.last_loss},
                       {"checkpoint", r.checkpoint}};

@@ -14,11 +14,10 @@
 #include "data/prompt_template.h"
 #include "data/tsv_reader.h"
 #include "src/core/error.h"
+#include "src/core/modality.h"
 
 namespace ibllm::data {
 
-const std::vector<std::string> kModalityKeys = {"audio", "video",   "point",
-                                                "depth", "thermal", "imu"};
 
 namespace {
 
@@ -82,7 +81,7 @@ std::string get_string(const json& o, const std::string& key, bool required) {
 }
 
 void json_modalities(const RowContext& c, const json& o, Record& r) {
-  for (const auto& k : kModalityKeys) {
+  for (const auto& k : core::row_modality_names()) {
     std::string v = get_string(o, k, false);
     if (!v.empty()) r.modalities[k] = resolve(c, v);
   }
@@ -316,7 +315,7 @@ void Dataset::load_source(int32_t s) {
         r.image_key = row.fields[img];
         if (r.image_key.empty()) throw BadRow{"empty image path"};
         r.image = resolve(ctx, r.image_key);
-        for (const auto& k : kModalityKeys) {
+        for (const auto& k : core::row_modality_names()) {
           const int col = t.column(k);
           if (col >= 0 && !row.fields[col].empty()) r.modalities[k] = resolve(ctx, row.fields[col]);
         }

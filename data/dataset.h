@@ -16,7 +16,6 @@
 namespace ibllm::data {
 
 // Modality columns/keys carried through to samples for evaluation sets.
-extern const std::vector<std::string> kModalityKeys;  // audio video point depth thermal imu
 
 struct DatasetStats {
   int64_t rows = 0;                         // usable records

@@ -5,6 +5,7 @@
 #include <cctype>
 
 #include "src/core/error.h"
+#include "src/core/modality.h"
 
 namespace ibllm::models {
 
@@ -31,8 +32,8 @@ ImageBindLlmConfig resolve(ImageBindLlmConfig cfg) {
 std::string imagebind_modality(const std::string& name) {
   std::string m = name;
   std::transform(m.begin(), m.end(), m.begin(), [](unsigned char c) { return std::tolower(c); });
-  if (m == "image" || m == "video") return "vision";
-  return m;
+  const auto known = core::find_modality(m);
+  return known ? core::modality_name(core::modality_info(*known).tower) : m;
 }
 
 ImageBindLlmImpl::ImageBindLlmImpl(const ImageBindLlmConfig& config, at::Device device,

@@ -1,7 +1,6 @@
 // Trainable-set selection by glob patterns; see trainable.h.
 #include "models/trainable.h"
 
-#include <map>
 #include <set>
 #include <sstream>
 
@@ -16,31 +15,37 @@
 namespace ibllm::models {
 namespace {
 
-const std::map<std::string, std::vector<std::string>>& presets() {
-  static const std::map<std::string, std::vector<std::string>> p = {
-      {"pretrain", {"image_bind_*", "prefix_query.*", "llama.layers.*.attention.gate"}},
-      {"finetune", {"llama.*norm*", "llama.*bias*", "llama.*lora*"}},
-      {"none", {}},
-  };
-  return p;
+std::vector<std::string> preset_patterns(TrainablePreset preset) {
+  switch (preset) {
+    case TrainablePreset::kPretrain:
+      return {"image_bind_*", "prefix_query.*", "llama.layers.*.attention.gate"};
+    case TrainablePreset::kFinetune:
+      return {"llama.*norm*", "llama.*bias*", "llama.*lora*"};
+    case TrainablePreset::kNone:
+      break;
+  }
+  return {};
 }
 
 }  // namespace
 
+const core::ChoiceTable<TrainablePreset>& trainable_preset_names() {
+  static const core::ChoiceTable<TrainablePreset> t = {{"pretrain", TrainablePreset::kPretrain},
+                                                       {"finetune", TrainablePreset::kFinetune},
+                                                       {"none", TrainablePreset::kNone}};
+  return t;
+}
+
 TrainableConfig parse_trainable_config(config::Section s) {
   TrainableConfig c;
-  s.choice("preset", c.preset, {"pretrain", "finetune", "none"});
+  s.choice("preset", c.preset, trainable_preset_names());
   s.field("include", c.include);
   s.field("exclude", c.exclude);
   return c;
 }
 
 std::vector<std::string> trainable_patterns(const TrainableConfig& c) {
-  auto it = presets().find(c.preset);
-  if (it == presets().end())
-    throw ConfigError("model.trainable.preset: unknown preset '" + c.preset + "'",
-                      "use pretrain, finetune or none");
-  auto p = it->second;
+  auto p = preset_patterns(c.preset);
   p.insert(p.end(), c.include.begin(), c.include.end());
   return p;
 }
@@ -80,7 +85,7 @@ TrainableReport select_trainable(torch::nn::Module& model, const TrainableConfig
   if (!empty.empty())
     throw ConfigError("model.trainable: pattern(s) " + core::join(empty, ", ") +
                           " select no parameter of this model",
-                      c.preset == "finetune"
+                      c.preset == TrainablePreset::kFinetune
                           ? "the finetune preset needs model.llama.w_bias and w_lora set to true"
                           : "check the names with `ibllm inspect` on a checkpoint");
   std::ostringstream s;

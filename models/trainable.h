@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "src/core/choice_table.h"
+
 namespace ibllm::config {
 class Section;
 }
@@ -17,8 +19,12 @@ class Module;
 
 namespace ibllm::models {
 
+// model.trainable.preset; kNone trains only what `include` selects.
+enum class TrainablePreset { kPretrain, kFinetune, kNone };
+const core::ChoiceTable<TrainablePreset>& trainable_preset_names();  // pretrain, finetune, none
+
 struct TrainableConfig {
-  std::string preset = "pretrain";   // pretrain | finetune | none (only `include`)
+  TrainablePreset preset = TrainablePreset::kPretrain;
   std::vector<std::string> include;  // extra globs ('*' spans dots) added to the preset's
   std::vector<std::string> exclude;  // globs removed afterwards
 };

@@ -8,9 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "data/collate.h"
-#include "src/core/runtime_info.h"
-#include "src/distributed/communicator.h"
-#include "src/distributed/dist_env.h"
+#include "src/core/error.h"
 #include "trainers/data_parallel.h"
 #include "trainers/device_stats.h"
 #include "models/llama/generate.h"
@@ -44,16 +42,15 @@ data::Batch synthetic_batch(const RunConfig& c, int64_t b, int64_t t, at::Genera
 
 }  // namespace
 
-nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
+nlohmann::json bench_train_step(RunSetup& run, int64_t batch_size) {
   using Clock = std::chrono::steady_clock;
+  const RunConfig& c = run.config;
   const int64_t b = batch_size > 0 ? batch_size : c.data.batch_size;
   const int64_t t = c.bench.seq_len > 0 ? c.bench.seq_len : c.data.max_words;
   // Under a launcher (local.sh, torchrun, srun) every rank times the data-parallel step.
-  const auto env = dist::detect_dist_env(c.dist);
-  core::configure_threads(c.run.threads);
-  const at::Device device = select_device(c.run.device, env.local_rank);
-  auto comm = dist::make_communicator(env, c.dist, device, c.bench.grad_sync);
-  BuiltModel m = build_model(c, /*force_random_base=*/true, env.local_rank);
+  if (!run.comm) throw Error("bench", "bench_train_step needs the run's communicator");
+  auto& comm = run.comm;
+  BuiltModel& m = run.model;
   auto params = m.trainable_parameters();
   DataParallel dp(*comm, params, c.dist);
   AdamW opt(params, c.optim, dp.owned());
@@ -91,7 +88,7 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
                       {"device", device_name(m.device)},
                       {"precision", std::string("frozen ") + c10::toString(m.frozen_dtype) +
                                         ", trainable fp32"},
-                      {"trainable", c.model.trainable.preset},
+                      {"trainable", core::choice_name(models::trainable_preset_names(), c.model.trainable.preset)},
                       {"trainable_params", m.trainable.trainable_params},
                       {"batch", b},
                       {"grad_accum", c.trainer.grad_accum},
@@ -135,10 +132,10 @@ nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size) {
   return j;
 }
 
-nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_len) {
+nlohmann::json bench_decode(RunSetup& run, int64_t batch, int64_t prompt_len) {
   using Clock = std::chrono::steady_clock;
-  core::configure_threads(c.run.threads);
-  BuiltModel m = build_model(c, /*force_random_base=*/true);
+  const RunConfig& c = run.config;
+  BuiltModel& m = run.model;
   m.model->eval();
   at::NoGradGuard guard;
   auto gen = at::detail::createCPUGenerator(static_cast<uint64_t>(c.run.seed));
@@ -153,20 +150,20 @@ nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_le
   auto adapters = m.model->adapter_inputs(f / f.norm(2, {-1}, true));
   auto g = c.generation;
   g.temperature = 0.0;
-  g.eos_id = -1;  // never stop early: every sequence decodes max_gen_len tokens
-  auto run = [&](int new_tokens) {
+  g.eos_id = -1;  // never stop early: every sequence decodes max_new_tokens tokens
+  auto timed = [&](int new_tokens) {
     auto gc = g;
-    gc.max_gen_len = new_tokens;
+    gc.max_new_tokens = new_tokens;
     synchronize(m.device);
     const auto t0 = Clock::now();
     models::generate(*m.model->llama, prompts, adapters, gc);
     synchronize(m.device);
     return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
   };
-  run(2);  // warm-up
-  const double prefill = run(1);
-  const double total = run(g.max_gen_len);
-  const double per_token = (total - prefill) / std::max(g.max_gen_len - 1, 1);
+  timed(2);  // warm-up
+  const double prefill = timed(1);
+  const double total = timed(g.max_new_tokens);
+  const double per_token = (total - prefill) / std::max(g.max_new_tokens - 1, 1);
   double weight_bytes = 0;
   for (const auto& p : m.model->llama->parameters())
     weight_bytes += static_cast<double>(p.numel() * p.element_size());
@@ -176,7 +173,7 @@ nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_le
                       {"dtype", std::string(c10::toString(m.frozen_dtype))},
                       {"batch", batch},
                       {"prompt_len", prompt_len},
-                      {"new_tokens", g.max_gen_len},
+                      {"new_tokens", g.max_new_tokens},
                       {"prefill_ms", prefill},
                       {"ms_per_step", per_token},
                       {"tokens_per_s", static_cast<double>(batch) * 1e3 / per_token},

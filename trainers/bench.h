@@ -11,19 +11,21 @@
 
 #include <nlohmann/json.hpp>
 
-#include "trainers/run_config.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::train {
 
 // batch_size 0: data.batch_size. Returns {"bench":"train_step", step_ms, samples_per_s,
 // tokens_per_s, mfu (GPU), peak_mem_gib, precision, batch, seq_len, rank, world_size,
 // optimizer_state_gib, grad_sync {buckets, mb, overlap, allreduce_ms, allreduce_gbps, ...}}.
-nlohmann::json bench_train_step(const RunConfig& c, int64_t batch_size = 0);
+// `run` comes from setup_run with SetupOptions::bench and the communicator; every call times the
+// same model with a fresh optimizer.
+nlohmann::json bench_train_step(RunSetup& run, int64_t batch_size = 0);
 
 // Decoding throughput of the batched KV-cache generator: `batch` prompts of `prompt_len` random
-// tokens with a visual injection, greedy, exactly generation.max_gen_len new tokens (no EOS), after
+// tokens with a visual injection, greedy, exactly generation.max_new_tokens new tokens (no EOS), after
 // one untimed warm-up. {"bench":"decode", batch, prompt_len, new_tokens, tokens_per_s,
 // ms_per_step, prefill_ms, weights_gib}; tokens_per_s = batch / ms_per_step.
-nlohmann::json bench_decode(const RunConfig& c, int64_t batch, int64_t prompt_len = 32);
+nlohmann::json bench_decode(RunSetup& run, int64_t batch, int64_t prompt_len = 32);
 
 }  // namespace ibllm::train

@@ -17,10 +17,10 @@
 
 namespace ibllm::train {
 
-at::Device select_device(const std::string& run_device, int64_t local_rank) {
+at::Device select_device(RunDevice run_device, int64_t local_rank) {
   const bool cuda = torch::cuda::is_available();
-  if (run_device == "cpu") return at::kCPU;
-  if (run_device == "cuda" && !cuda)
+  if (run_device == RunDevice::kCpu) return at::kCPU;
+  if (run_device == RunDevice::kCuda && !cuda)
     throw ConfigError("run.device is cuda but no CUDA device is usable" +
                           std::string(IBLLM_WITH_CUDA ? "" : " (this build has no CUDA)"),
                       "set run.device: cpu or auto");
@@ -32,10 +32,13 @@ at::Device select_device(const std::string& run_device, int64_t local_rank) {
   return at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(local_rank % n));
 }
 
-at::ScalarType frozen_dtype_for(const std::string& precision, at::Device device) {
-  if (precision == "fp32") return at::kFloat;
-  if (precision == "bf16") return at::kBFloat16;
-  if (precision == "fp16") return at::kHalf;
+at::ScalarType frozen_dtype_for(FrozenPrecision precision, at::Device device) {
+  switch (precision) {
+    case FrozenPrecision::kFp32: return at::kFloat;
+    case FrozenPrecision::kBf16: return at::kBFloat16;
+    case FrozenPrecision::kFp16: return at::kHalf;
+    case FrozenPrecision::kAuto: break;
+  }
   return device.is_cuda() ? at::kBFloat16 : at::kFloat;
 }
 

@@ -8,13 +8,15 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "trainers/trainer_config.h"
+
 namespace ibllm::train {
 
 // "auto": CUDA when available, else CPU; "cuda" without a GPU throws ConfigError. On CUDA the
 // device index is local_rank modulo the visible devices (one GPU per rank).
-at::Device select_device(const std::string& run_device, int64_t local_rank = 0);
-// trainer.precision -> dtype of the frozen towers ("auto": bf16 on CUDA, fp32 on CPU).
-at::ScalarType frozen_dtype_for(const std::string& precision, at::Device device);
+at::Device select_device(RunDevice run_device, int64_t local_rank = 0);
+// trainer.precision -> dtype of the frozen towers (kAuto: bf16 on CUDA, fp32 on CPU).
+at::ScalarType frozen_dtype_for(FrozenPrecision precision, at::Device device);
 void synchronize(at::Device device);
 std::string device_name(at::Device device);  // "NVIDIA H100 80GB HBM3", "cpu"
 // Peak bytes since the last reset: CUDA allocator peak; on CPU the process peak RSS.

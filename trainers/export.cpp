@@ -55,18 +55,21 @@ at::ScalarType export_dtype(const std::string& name) {
   return dtype;
 }
 
-ExportResult export_weights(const RunConfig& c, const ExportOptions& o) {
+void check_export_options(const ExportOptions& o) {
   if (o.out_dir.empty()) throw UsageError("export needs --out <dir>");
+  export_dtype(o.dtype);
+  if (!o.delta && !o.merged) throw UsageError("--no-delta without --merged exports nothing");
+}
+
+ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
+  check_export_options(o);
   const auto dtype = export_dtype(o.dtype);
-  RunConfig cc = c;
-  cc.run.device = "cpu";  // export is I/O bound; the frozen base stays in its file dtype
-  BuiltModel m = build_model(cc);
-  std::string source = "initialised model";
-  if (!o.checkpoint.empty()) source = load_trained_weights(m, o.checkpoint);
-  spdlog::info("export from {}", source);
+  const RunConfig& c = run.config;
+  BuiltModel& m = run.model;
+  spdlog::info("export from {}", run.checkpoint.empty() ? "initialised model" : run.weights);
   fs::create_directories(o.out_dir);
   ExportResult r;
-  nlohmann::json info = {{"source", o.checkpoint.empty() ? "init" : o.checkpoint},
+  nlohmann::json info = {{"source", run.checkpoint.empty() ? "init" : run.checkpoint},
                          {"dtype", o.dtype},
                          {"llama_base", c.model.init.llama},
                          {"imagebind", c.model.init.imagebind},

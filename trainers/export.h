@@ -12,12 +12,11 @@
 #include <string>
 #include <vector>
 
-#include "trainers/run_config.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::train {
 
 struct ExportOptions {
-  std::string checkpoint;        // checkpoint dir (or weights file); "" = the model as initialised
   std::string out_dir;
   std::string dtype = "fp32";    // fp32 | fp16 | bf16 (gates stay as they are cast: see docs)
   bool delta = true;
@@ -36,6 +35,10 @@ struct ExportResult {
 // "unknown --dtype '<name>' (use fp32, fp16 or bf16)".
 at::ScalarType export_dtype(const std::string& name);
 
-ExportResult export_weights(const RunConfig& c, const ExportOptions& o);
+// Usage errors (no --out, a bad --dtype, nothing to export) before anything is built.
+void check_export_options(const ExportOptions& o);
+// `run` comes from setup_run on the CPU (SetupOptions::device) with the trained weights loaded;
+// run.checkpoint names them ("" = the model as model.init built it).
+ExportResult export_weights(RunSetup& run, const ExportOptions& o);
 
 }  // namespace ibllm::train

@@ -13,6 +13,8 @@
 #include "data/tokenizer.h"
 #include "models/llama/generate.h"
 #include "src/core/error.h"
+#include "src/core/modality.h"
+#include "src/core/strings.h"
 
 namespace ibllm::train {
 namespace {
@@ -22,9 +24,6 @@ using Clock = std::chrono::steady_clock;
 double ms_since(Clock::time_point t) {
   return std::chrono::duration<double, std::milli>(Clock::now() - t).count();
 }
-
-// "image" is the user-facing name of the vision input.
-std::string canonical(const std::string& m) { return m == "image" ? "vision" : m; }
 
 }  // namespace
 
@@ -37,6 +36,7 @@ nlohmann::json GenerateResult::to_json() const {
   j["text"] = text;
   j["tokens"] = tokens.size();
   j["stopped_at_eos"] = stopped_at_eos;
+  j["logprob"] = logprob;
   j["encode_ms"] = encode_ms;
   j["decode_ms"] = decode_ms;
   return j;
@@ -56,14 +56,18 @@ at::Tensor Generator::condition(const GenerateRequest& r) {
   std::vector<std::pair<at::Tensor, double>> embeddings;
   const auto& built = cfg_.model.imagebind.modalities;
   for (const auto& [given, x] : r.inputs) {
-    const std::string name = canonical(given);
-    const std::string tower = models::imagebind_modality(name);
+    const auto modality = core::find_modality(given);
+    if (!modality)
+      throw DataError("unknown input modality '" + given + "'",
+                      "use image or one of " + core::join(core::input_names(), ", "));
+    const std::string& name = core::modality_name(*modality);
+    const std::string& tower = core::modality_name(core::modality_info(*modality).tower);
     if (std::find(built.begin(), built.end(), tower) == built.end())
       throw ConfigError("this model has no '" + tower + "' tower (model.imagebind.modalities)",
                         "add it to model.imagebind.modalities (and its weights)");
     auto it = decoders_.find(name);
     if (it == decoders_.end())
-      it = decoders_.emplace(name, make_modality_decoder(name, cfg_, bpe_)).first;
+      it = decoders_.emplace(name, make_modality_decoder(*modality, cfg_, bpe_)).first;
     auto input = it->second(x).unsqueeze(0);
     double w = 1.0;
     if (auto wi = r.weights.find(given); wi != r.weights.end()) w = wi->second;
@@ -134,6 +138,7 @@ void Generator::run_batch(const std::vector<GenerateRequest>& reqs, const std::v
       auto& res = out[ok[k]];
       res.tokens = g.tokens[k];
       res.stopped_at_eos = g.stopped_at_eos[k];
+      res.logprob = g.logprob[k];
       res.text = tok_->decode(res.tokens);
       res.decode_ms = ms;
     }
@@ -151,7 +156,7 @@ std::vector<GenerateResult> Generator::run(const std::vector<GenerateRequest>& r
   std::vector<std::pair<Key, std::vector<size_t>>> groups;
   for (size_t i = 0; i < requests.size(); ++i) {
     const auto& s = requests[i].sampling;
-    Key k{s.max_gen_len, s.temperature, s.top_p, s.seed};
+    Key k{s.max_new_tokens, s.temperature, s.top_p, s.seed};
     auto it = std::find_if(groups.begin(), groups.end(), [&](const auto& g) { return g.first == k; });
     if (it == groups.end()) groups.push_back({k, {i}});
     else it->second.push_back(i);
@@ -170,8 +175,6 @@ GenerateRequest parse_request(const nlohmann::json& j, const models::GenerationC
   if (!j.is_object()) throw DataError("a request must be a JSON object");
   GenerateRequest r;
   r.sampling = defaults;
-  static const std::set<std::string> mods = {"image", "vision", "video", "audio", "point",
-                                             "depth", "thermal", "imu",  "text"};
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& k = it.key();
     const auto& v = it.value();
@@ -187,7 +190,7 @@ GenerateRequest parse_request(const nlohmann::json& j, const models::GenerationC
     } else if (k == "raw") {
       need(v.is_boolean(), "true or false");
       r.raw = v.get<bool>();
-    } else if (mods.count(k)) {
+    } else if (core::find_modality(k)) {  // "image", "vision", "audio", ...
       if (v.is_string()) {
         r.inputs.emplace_back(k, v.get<std::string>());
       } else {
@@ -200,18 +203,21 @@ GenerateRequest parse_request(const nlohmann::json& j, const models::GenerationC
     } else if (k == "weights") {
       need(v.is_object(), "an object {modality: weight}");
       for (auto w = v.begin(); w != v.end(); ++w) {
+        if (!core::find_modality(w.key()))
+          throw DataError("request key 'weights': unknown modality '" + w.key() + "'",
+                          "use image or one of " + core::join(core::input_names(), ", "));
         need(w.value().is_number() && w.value().get<double>() >= 0, "non-negative numbers");
         r.weights[w.key()] = w.value().get<double>();
       }
     } else if (k == "temperature") {
-      need(v.is_number() && v.get<double>() >= 0, "a number >= 0");
+      need(v.is_number(), "a number");
       r.sampling.temperature = v.get<double>();
     } else if (k == "top_p") {
-      need(v.is_number() && v.get<double>() > 0 && v.get<double>() <= 1, "a number in (0, 1]");
+      need(v.is_number(), "a number");
       r.sampling.top_p = v.get<double>();
     } else if (k == "max_new_tokens") {
-      need(v.is_number_integer() && v.get<int64_t>() >= 1, "an integer >= 1");
-      r.sampling.max_gen_len = v.get<int>();
+      need(v.is_number_integer() && v.get<int64_t>() <= (1 << 30), "an integer");
+      r.sampling.max_new_tokens = v.get<int>();
     } else if (k == "seed") {
       need(v.is_number_integer(), "an integer");
       r.sampling.seed = v.get<int64_t>();
@@ -222,6 +228,8 @@ GenerateRequest parse_request(const nlohmann::json& j, const models::GenerationC
     }
   }
   if (r.prompt.empty()) throw DataError("request without a \"prompt\"");
+  for (const auto& p : models::sampling_problems(r.sampling))  // the ranges of generation.*
+    throw DataError("request key '" + p.key + "': " + p.message);
   return r;
 }
 

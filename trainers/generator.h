@@ -33,7 +33,7 @@ struct GenerateRequest {
   std::string id;
   std::string prompt;
   bool raw = false;  // true: the prompt is used verbatim (no Alpaca template)
-  // (modality, file path or text) in the order given; modality in input_modality_names() or "image".
+  // (modality, file path or text) in the order given; a name core::find_modality knows ("image" = vision).
   std::vector<std::pair<std::string, std::string>> inputs;
   std::map<std::string, double> weights;  // per modality; default 1
   models::GenerationConfig sampling;
@@ -44,6 +44,7 @@ struct GenerateResult {
   std::string text;
   std::vector<int64_t> tokens;
   bool stopped_at_eos = false;
+  double logprob = 0.0;  // Σ log p of the answer's tokens (models::GenerationResult::logprob)
   std::string error;  // non-empty: the request failed (text/tokens empty)
   double encode_ms = 0.0, decode_ms = 0.0;
   nlohmann::json to_json() const;

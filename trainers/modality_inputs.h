@@ -1,6 +1,6 @@
 // One decoder per ImageBind modality — file (or text) -> the tensor the tower takes — with the
 // transform sizes taken from the model config, shared by `ibllm embed` and `ibllm generate`.
-// "image"/"vision" use the eval image transform, "video" the clip sampler (vision tower), "audio",
+// vision ("image") uses the eval image transform, "video" the clip sampler (vision tower), "audio",
 // "depth", "thermal", "imu", "point" their loaders, "text" the CLIP BPE tokenizer.
 #pragma once
 
@@ -11,6 +11,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include "src/core/modality.h"
 #include "trainers/run_config.h"
 
 namespace ibllm::data {
@@ -21,11 +22,9 @@ namespace ibllm::train {
 
 using ModalityDecoder = std::function<at::Tensor(const std::string& path_or_text)>;
 
-// Input names users type (embed --modality, generate flags).
-const std::vector<std::string>& input_modality_names();  // vision video text audio depth thermal imu point
 // Throws ConfigError when the config cannot serve the modality (sizes, text vocabulary), and
 // UsageError for text without a BPE vocabulary.
-ModalityDecoder make_modality_decoder(const std::string& modality, const RunConfig& cfg,
+ModalityDecoder make_modality_decoder(core::Modality modality, const RunConfig& cfg,
                                       std::shared_ptr<const data::ClipTokenizer> bpe);
 
 }  // namespace ibllm::train

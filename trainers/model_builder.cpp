@@ -23,9 +23,9 @@ std::vector<NamedParameter> BuiltModel::trainable_parameters() const {
   return out;
 }
 
-BuiltModel build_model(const RunConfig& c, bool force_random_base, int64_t local_rank) {
+BuiltModel build_model(const RunConfig& c, at::Device device, bool force_random_base) {
   BuiltModel b;
-  b.device = select_device(c.run.device, local_rank);
+  b.device = device;
   b.frozen_dtype = frozen_dtype_for(c.trainer.precision, b.device);
   b.model = models::ImageBindLlm(c.model.arch(), b.device, b.frozen_dtype);
   auto init = c.model.init;
@@ -105,7 +105,7 @@ nlohmann::json model_signature(const RunConfig& c, const BuiltModel& m) {
                {"hidden", m.model->config().bind.hidden()}};
   j["imagebind_out_dim"] = c.model.imagebind.out_dim;
   j["query_layer"] = m.model->config().query_layer;
-  j["trainable_preset"] = c.model.trainable.preset;
+  j["trainable_preset"] = core::choice_name(models::trainable_preset_names(), c.model.trainable.preset);
   nlohmann::json t = nlohmann::json::array();
   for (const auto& p : m.trainable_parameters()) {
     std::vector<int64_t> shape(p.param.sizes().begin(), p.param.sizes().end());

@@ -27,9 +27,10 @@ struct BuiltModel {
   std::vector<NamedParameter> trainable_parameters() const;
 };
 
-// Builds and initialises (seeded by run.seed). `force_random_base` lets `bench` run without
-// weight files.
-BuiltModel build_model(const RunConfig& c, bool force_random_base = false, int64_t local_rank = 0);
+// Builds on `device` and initialises (seeded by run.seed); the frozen dtype follows
+// trainer.precision. `force_random_base` lets `bench` run without weight files. Commands get their
+// model through setup_run (trainers/run_setup.h), which picks the device.
+BuiltModel build_model(const RunConfig& c, at::Device device, bool force_random_base = false);
 
 // Loads exactly the trainable tensors (a training checkpoint's model.safetensors): every trainable
 // parameter must be present with its shape, nothing else may be; the full report otherwise.

@@ -25,9 +25,9 @@ RunSection parse_run_section(config::Section s) {
   s.field("name", r.name);
   s.field("output_dir", r.output_dir);
   s.field("seed", r.seed, config::at_least(0));
-  s.choice("log_level", r.log_level, {"trace", "debug", "info", "warn", "error", "off"});
+  s.choice("log_level", r.log_level, core::log_level_names());
   s.field("threads", r.threads, config::between(0, 1024));
-  s.choice("device", r.device, {"auto", "cpu", "cuda"});
+  s.choice("device", r.device, run_device_names());
   if (r.name.empty() || r.name.find('/') != std::string::npos)
     s.fail("name", "run name must be non-empty and contain no '/' (it names the run directory)");
   return r;
@@ -51,7 +51,7 @@ void check_consistency(const RunConfig& c, config::Section root) {
   if (c.model.bind.dim != 0 && c.model.bind.dim != c.model.llama.dim)
     bind.fail("dim", "dim " + std::to_string(c.model.bind.dim) + " differs from model.llama.dim " +
                          std::to_string(c.model.llama.dim) + " (leave it 0)");
-  if (c.model.trainable.preset == "finetune" && !(c.model.llama.w_bias || c.model.llama.w_lora))
+  if (c.model.trainable.preset == models::TrainablePreset::kFinetune && !(c.model.llama.w_bias || c.model.llama.w_lora))
     model.child("trainable").fail("preset", "the finetune preset trains LLaMA biases, LoRA and "
                                             "norms: set model.llama.w_bias and w_lora to true");
   if (c.data.max_words > c.model.llama.max_seq_len)

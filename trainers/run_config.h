@@ -16,6 +16,7 @@
 #include "models/llama/config.h"
 #include "src/checkpoint/checkpoint_config.h"
 #include "src/config/document.h"
+#include "src/core/logging.h"
 #include "src/distributed/dist_config.h"
 #include "trainers/lr_schedule.h"
 #include "trainers/optim_config.h"
@@ -27,9 +28,10 @@ struct RunSection {
   std::string name = "run";
   std::string output_dir = "runs";  // the run directory is <output_dir>/<name>
   int64_t seed = 0;
-  std::string log_level = "info";   // trace debug info warn error off (IBLLM_LOG_LEVEL overrides)
+  // trace debug info warn error off (IBLLM_LOG_LEVEL overrides)
+  spdlog::level::level_enum log_level = spdlog::level::info;
   int threads = 0;                  // intra-op CPU threads; 0 = all cores
-  std::string device = "auto";      // auto (cuda if available) | cpu | cuda
+  RunDevice device = RunDevice::kAuto;  // auto (cuda if available) | cpu | cuda
 };
 
 // The frozen towers, the bind network, what trains and where the weights come from.

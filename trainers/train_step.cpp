@@ -47,7 +47,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     st.indices.insert(st.indices.end(), b.indices.begin(), b.indices.end());
   }
   st.tokens = sync_.sum_count ? sync_.sum_count(local_tokens) : local_tokens;
-  const bool reference = trainer_.loss_norm == "reference";
+  const bool reference = trainer_.loss_norm == LossNorm::kReference;
   const double accum = static_cast<double>(micro.size());
 
   at::Tensor loss_total = at::zeros({}, at::TensorOptions().dtype(at::kDouble));

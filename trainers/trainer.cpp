@@ -1,11 +1,14 @@
-// The training loop; see trainer.h. Single process here; the distributed layer supplies the rank,
-// the StepSync hooks and the loader sharding without changing this flow.
+// The training loop; see trainer.h. One class whose methods read in the order a run happens: the
+// constructor sets up (run directory, data, optimizer), then plan, resume, loop and finish. The
+// ranks, device, process group, model and tokenizer come ready from setup_run; world size 1 is the
+// same code path with a no-op communicator.
 #include "trainers/trainer.h"
 
 #include <chrono>
 #include <csignal>
 #include <cmath>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 
 #include <ATen/ATen.h>
@@ -16,21 +19,20 @@
 #include "data/tokenizer.h"
 #include "src/checkpoint/checkpoint_store.h"
 #include "src/checkpoint/compatibility.h"
-#include "src/io/durable_file.h"
 #include "src/checkpoint/resume.h"
 #include "src/checkpoint/rng_state.h"
 #include "src/checkpoint/stop_signal.h"
+#include "src/checkpoint/training_state.h"
+#include "src/checkpoint/checkpoint_meta.h"
+#include "src/core/choice_table.h"
 #include "src/core/error.h"
-#include "src/core/logging.h"
-#include "src/core/runtime_info.h"
 #include "src/distributed/communicator.h"
-#include "src/distributed/dist_env.h"
 #include "src/distributed/param_sync.h"
+#include "src/io/durable_file.h"
 #include "trainers/data_parallel.h"
 #include "trainers/device_stats.h"
 #include "trainers/flops.h"
 #include "trainers/lr_schedule.h"
-#include "trainers/model_builder.h"
 #include "trainers/step_logger.h"
 #include "trainers/train_step.h"
 
@@ -61,275 +63,346 @@ struct Progress {
   int64_t bad_steps = 0;
 };
 
-}  // namespace
+class Trainer {
+ public:
+  explicit Trainer(RunSetup& run);
+  TrainResult run();
 
-TrainResult train(const RunConfig& c, const std::string& resolved_yaml) {
-  TrainResult result;
-  // ---- ranks: torchrun / Slurm / single process; one code path (world size 1 = no-op comm)
-  const auto env = dist::detect_dist_env(c.dist);
-  core::LogOptions log_opts;
-  log_opts.rank = static_cast<int>(env.rank);
-  log_opts.world_size = static_cast<int>(env.world_size);
-  log_opts.level = c.run.log_level;
-  core::init_logging(log_opts);
-  const at::Device device = select_device(c.run.device, env.local_rank);
-  auto comm = dist::make_communicator(env, c.dist, device);
-  const int64_t rank = comm->rank(), world = comm->world_size();
-  const bool writer = rank == 0;
+ private:
+  void print_plan() const;
+  void resume();
+  void start_logger();
+  void loop();
+  void after_step(const StepStats& st);
+  void finish();
+  // Collective: every rank gathers its RNG state, rank 0 writes, all wait at the barrier.
+  void save(const std::string& why);
+  std::optional<EvalResult> run_eval();
+  bool poll_stop();  // every rank must stop at the same step: the flag is max-reduced per step
 
-  const fs::path run_dir = fs::path(c.run.output_dir) / c.run.name;
-  if (writer) {
-    fs::create_directories(run_dir);
-    io::replace_file_atomically(run_dir / "config.resolved.yaml", resolved_yaml);
+  RunSetup& run_;
+  const RunConfig& c_;
+  BuiltModel& bm_;
+  dist::Communicator& comm_;
+  const int64_t rank_, world_;
+  const bool writer_;
+  const fs::path run_dir_;
+  TrainResult result_;
+
+  std::shared_ptr<const data::Dataset> dataset_;
+  std::unique_ptr<data::DataLoader> loader_;
+  int64_t accum_ = 1, micro_per_epoch_ = 0, steps_per_epoch_ = 0, total_ = 0, global_batch_ = 0;
+  double peak_lr_ = 0.0;
+  LrSchedule schedule_;
+  std::vector<NamedParameter> params_;
+  std::unique_ptr<DataParallel> dp_;
+  std::unique_ptr<AdamW> optimizer_;
+  std::unique_ptr<TrainStep> step_fn_;
+  std::unique_ptr<checkpoint::CheckpointStore> store_;
+  nlohmann::json signature_;
+  std::unique_ptr<StepLogger> log_;
+
+  Progress pos_;
+  bool stop_ = false;
+  double last_lr_ = 0.0;
+  bool overlap_reported_ = false;
+};
+
+dist::Communicator& communicator_of(RunSetup& run) {
+  if (!run.comm)
+    throw Error("train", "the run was set up without a process group",
+                "call setup_run with SetupOptions::communicator = true");
+  return *run.comm;
+}
+
+Trainer::Trainer(RunSetup& run)
+    : run_(run),
+      c_(run.config),
+      bm_(run.model),
+      comm_(communicator_of(run)),
+      rank_(comm_.rank()),
+      world_(comm_.world_size()),
+      writer_(rank_ == 0),
+      run_dir_(fs::path(run.config.run.output_dir) / run.config.run.name) {
+  if (!run_.tokenizer)
+    throw Error("train", "the run was set up without a tokenizer",
+                "call setup_run with SetupOptions::tokenizer = true");
+  if (writer_) {
+    fs::create_directories(run_dir_);
+    io::replace_file_atomically(run_dir_ / "config.resolved.yaml", run_.resolved_yaml);
   }
-  comm->barrier();
-  result.run_dir = run_dir.string();
-  const int threads = core::configure_threads(c.run.threads);
-  if (core::blas_library() == "reference")
-    spdlog::warn("LibTorch uses the reference (netlib) BLAS: CPU matmuls run ~7x slower; "
-                 "install an optimised one (Debian: apt-get install libopenblas0-pthread)");
+  comm_.barrier();
+  result_.run_dir = run_dir_.string();
 
-  // ---- model, data, optimizer
-  BuiltModel bm = build_model(c, /*force_random_base=*/false, env.local_rank);
-  auto& model = *bm.model;
-  auto tokenizer = std::make_shared<const data::LlamaTokenizer>(c.data.tokenizer);
-  auto dataset = std::make_shared<const data::Dataset>(c.data, static_cast<uint64_t>(c.run.seed));
+  // ---- data: this rank's shard of the sample order, grad_accum micro-batches per step
+  dataset_ = std::make_shared<const data::Dataset>(c_.data, static_cast<uint64_t>(c_.run.seed));
   data::LoaderOptions lo;
-  lo.seed = static_cast<uint64_t>(c.run.seed);
-  lo.world_size = world;
-  lo.rank = rank;
-  data::DataLoader loader(c.data, dataset, tokenizer, lo);
-  const int64_t accum = c.trainer.grad_accum;
-  const int64_t micro_per_epoch = loader.sampler().batches_per_epoch();
-  const int64_t steps_per_epoch = micro_per_epoch / accum;
-  if (steps_per_epoch == 0)
-    throw ConfigError("an epoch has " + std::to_string(micro_per_epoch) +
-                          " batches, fewer than trainer.grad_accum " + std::to_string(accum),
+  lo.seed = static_cast<uint64_t>(c_.run.seed);
+  lo.world_size = world_;
+  lo.rank = rank_;
+  loader_ = std::make_unique<data::DataLoader>(c_.data, dataset_, run_.tokenizer, lo);
+  accum_ = c_.trainer.grad_accum;
+  micro_per_epoch_ = loader_->sampler().batches_per_epoch();
+  steps_per_epoch_ = micro_per_epoch_ / accum_;
+  if (steps_per_epoch_ == 0)
+    throw ConfigError("an epoch has " + std::to_string(micro_per_epoch_) +
+                          " batches, fewer than trainer.grad_accum " + std::to_string(accum_),
                       "lower data.batch_size or trainer.grad_accum, or add data");
-  const int64_t total = c.trainer.max_steps > 0 ? c.trainer.max_steps
-                                                : c.trainer.epochs * steps_per_epoch;
-  const int64_t global_batch = c.data.batch_size * accum * world;
-  const double peak_lr = effective_lr(c.optim, global_batch);
-  const auto schedule =
-      make_schedule(c.schedule, peak_lr, total, static_cast<double>(steps_per_epoch));
-  auto params = bm.trainable_parameters();
-  // Same starting weights on every rank (rank 0's), gradient sync, and ZeRO-1: this rank keeps the
-  // Adam state of its shard only.
-  DataParallel dp(*comm, params, c.dist);
-  AdamW optimizer(params, c.optim, dp.owned());
-  const StepSync sync = dp.step_sync();
-  TrainStep step_fn(model, params, optimizer, c.trainer, c.optim, sync);
+  total_ = c_.trainer.max_steps > 0 ? c_.trainer.max_steps : c_.trainer.epochs * steps_per_epoch_;
+  global_batch_ = c_.data.batch_size * accum_ * world_;
 
-  // ---- plan
+  // ---- optimizer: the LR schedule is a pure function of the step. Same starting weights on every
+  // rank (rank 0's), gradient sync, and ZeRO-1: this rank keeps the Adam state of its shard only.
+  peak_lr_ = effective_lr(c_.optim, global_batch_);
+  schedule_ = make_schedule(c_.schedule, peak_lr_, total_, static_cast<double>(steps_per_epoch_));
+  params_ = bm_.trainable_parameters();
+  dp_ = std::make_unique<DataParallel>(comm_, params_, c_.dist);
+  optimizer_ = std::make_unique<AdamW>(params_, c_.optim, dp_->owned());
+  step_fn_ = std::make_unique<TrainStep>(*bm_.model, params_, *optimizer_, c_.trainer, c_.optim,
+                                         dp_->step_sync());
+  store_ = std::make_unique<checkpoint::CheckpointStore>(run_dir_, c_.checkpoint);
+  signature_ = model_signature(c_, bm_);
+}
+
+TrainResult Trainer::run() {
+  print_plan();
+  resume();
+  start_logger();
+  checkpoint::StopSignalGuard stop_guard;  // SIGTERM/SIGINT set a flag until the final save
+  loop();
+  finish();
+  return result_;
+}
+
+void Trainer::print_plan() const {
   int64_t all_params = 0;
-  for (const auto& p : model.parameters()) all_params += p.numel();
+  for (const auto& p : bm_.model->parameters()) all_params += p.numel();
   spdlog::info("run {} on {} ({}, frozen {}, trainable fp32), {} intra-op threads; rank {} of {} "
                "({}, backend {})",
-               run_dir.string(), device_name(bm.device), bm.device.str(),
-               c10::toString(bm.frozen_dtype), threads, rank, world, env.source, comm->backend());
-  spdlog::info("weights:\n{}", bm.init_summary);
+               run_dir_.string(), device_name(bm_.device), bm_.device.str(),
+               c10::toString(bm_.frozen_dtype), run_.threads, rank_, world_, run_.env.source,
+               comm_.backend());
+  spdlog::info("weights:\n{}", bm_.init_summary);
   spdlog::info("parameters: {} total, {} trainable ({}), {} frozen; trainable set '{}':\n{}",
-               count(all_params), count(bm.trainable.trainable_params),
-               bm.trainable.names.size(), count(bm.trainable.frozen_params),
-               c.model.trainable.preset, bm.trainable.summary);
-  spdlog::info("optimizer: {}", optimizer.summary());
-  if (dp.active()) spdlog::info("{}", dp.describe());
+               count(all_params), count(bm_.trainable.trainable_params),
+               bm_.trainable.names.size(), count(bm_.trainable.frozen_params),
+               core::choice_name(models::trainable_preset_names(), c_.model.trainable.preset),
+               bm_.trainable.summary);
+  spdlog::info("optimizer: {}", optimizer_->summary());
+  if (dp_->active()) spdlog::info("{}", dp_->describe());
   spdlog::info("data: {} samples, {} batches/epoch of {} per rank; grad_accum {} -> effective "
                "batch {} ({} ranks)",
-               dataset->size(), micro_per_epoch, c.data.batch_size, accum, global_batch, world);
-  spdlog::info("schedule: {} steps ({} per epoch), peak lr {:.4g}{}, {} warm-up",
-               total, steps_per_epoch, peak_lr,
-               c.optim.lr > 0 ? " (optim.lr)"
-                              : " = blr " + fmt::format("{:.4g}", c.optim.blr) + " x " +
-                                    std::to_string(global_batch) + " / 256",
-               c.schedule.kind);
+               dataset_->size(), micro_per_epoch_, c_.data.batch_size, accum_, global_batch_,
+               world_);
+  spdlog::info("schedule: {} steps ({} per epoch), peak lr {:.4g}{}, {} warm-up", total_,
+               steps_per_epoch_, peak_lr_,
+               c_.optim.lr > 0 ? " (optim.lr)"
+                               : " = blr " + fmt::format("{:.4g}", c_.optim.blr) + " x " +
+                                     std::to_string(global_batch_) + " / 256",
+               c_.schedule.kind);
+}
 
-  // ---- resume
-  checkpoint::CheckpointStore store(run_dir, c.checkpoint);
-  const auto signature = model_signature(c, bm);
-  dist::check_same_signature(*comm, signature);
-  Progress pos;
+void Trainer::resume() {
+  dist::check_same_signature(comm_, signature_);
   std::vector<std::string> report;
-  if (auto from = checkpoint::resolve_resume(c.checkpoint, run_dir, &report)) {
-    for (const auto& r : report) spdlog::warn("checkpoint: {}", r);
-    auto ck = checkpoint::load_checkpoint(*from, /*load_optimizer=*/true);
-    checkpoint::check_compatible(ck.signature, signature);
-    const int64_t saved_batch = ck.state.value("global_batch", int64_t{0});
-    if (saved_batch != global_batch)
-      throw CheckpointError(from->string() + ": saved with global batch " +
-                                std::to_string(saved_batch) + ", this config has " +
-                                std::to_string(global_batch),
-                            "keep data.batch_size x trainer.grad_accum x ranks unchanged to "
-                            "resume, or set checkpoint.resume: never");
-    load_trainable_tensors(bm, ck.model, from->string());
-    optimizer.load_state_dict(ck.optimizer);
-    pos.step = ck.state.at("step").get<int64_t>();
-    pos.epoch = ck.state.at("epoch").get<int64_t>();
-    pos.cursor = ck.state.at("cursor").get<int64_t>();
-    pos.bad_steps = ck.state.value("bad_steps", int64_t{0});
-    // Per-rank RNG states; a run resumed on more ranks seeds the extra ones from their own init.
-    if (ck.state.contains("rng")) {
-      const auto& rng = ck.state.at("rng");
-      if (rng.is_array() && rank < static_cast<int64_t>(rng.size()))
-        checkpoint::restore_rng_state(rng.at(static_cast<size_t>(rank)));
-      else if (rng.is_object() && world == 1)
-        checkpoint::restore_rng_state(rng);
-    }
-    const int64_t saved_world = ck.state.value("world_size", int64_t{1});
-    if (saved_world != world)
-      spdlog::warn("resuming a {}-rank run on {} ranks (global batch {} kept; the sample order "
-                   "continues from global sample {})",
-                   saved_world, world, global_batch, pos.cursor);
-    result.resumed_from = pos.step;
-    spdlog::info("resumed from {} at step {} (epoch {}, sample {} of the epoch)",
-                 from->string(), pos.step, pos.epoch, pos.cursor);
-  } else {
-    for (const auto& r : report) spdlog::warn("checkpoint: {}", r);
-  }
+  const auto from = checkpoint::resolve_resume(c_.checkpoint, run_dir_, &report);
+  for (const auto& r : report) spdlog::warn("checkpoint: {}", r);
+  if (!from) return;
+  auto ck = checkpoint::load_checkpoint(*from, /*load_optimizer=*/true);
+  checkpoint::check_compatible(ck.signature, signature_);
+  const auto state =
+      checkpoint::parse_training_state(ck.state, (*from / checkpoint::kStateFile).string());
+  const int64_t saved_batch = state.global_batch;
+  if (saved_batch != global_batch_)
+    throw CheckpointError(from->string() + ": saved with global batch " +
+                              std::to_string(saved_batch) + ", this config has " +
+                              std::to_string(global_batch_),
+                          "keep data.batch_size x trainer.grad_accum x ranks unchanged to "
+                          "resume, or set checkpoint.resume: never");
+  load_trainable_tensors(bm_, ck.model, from->string());
+  optimizer_->load_state_dict(ck.optimizer);
+  pos_.step = state.step;
+  pos_.epoch = state.epoch;
+  pos_.cursor = state.cursor;
+  pos_.bad_steps = state.bad_steps;
+  // Per-rank RNG states; a run resumed on more ranks seeds the extra ones from their own init.
+  const auto& rng = state.rng;
+  if (rng.is_array() && rank_ < static_cast<int64_t>(rng.size()))
+    checkpoint::restore_rng_state(rng.at(static_cast<size_t>(rank_)));
+  else if (rng.is_object() && world_ == 1)
+    checkpoint::restore_rng_state(rng);
+  const int64_t saved_world = state.world_size;
+  if (saved_world != world_)
+    spdlog::warn("resuming a {}-rank run on {} ranks (global batch {} kept; the sample order "
+                 "continues from global sample {})",
+                 saved_world, world_, global_batch_, pos_.cursor);
+  result_.resumed_from = pos_.step;
+  spdlog::info("resumed from {} at step {} (epoch {}, sample {} of the epoch)", from->string(),
+               pos_.step, pos_.epoch, pos_.cursor);
+}
 
+void Trainer::start_logger() {
   StepLoggerOptions so;
-  so.run_dir = run_dir.string();
-  so.total_steps = total;
-  so.tensorboard = c.trainer.tensorboard;
-  so.progress_bar = c.trainer.progress_bar;
-  so.device = bm.device;
-  so.peak_flops = peak_flops_for(device_name(bm.device), bm.frozen_dtype);
-  so.flops_per_token = model_flops_per_token(c, bm, c.data.max_words);
-  so.writer = writer;
-  so.world_size = world;
-  so.reference_loss = c.trainer.loss_norm == "reference";
-  if (world > 1) so.sum_over_ranks = [&](std::vector<double> v) { return comm->sum(std::move(v)); };
-  StepLogger log(so);
-  if (pos.step > 0) log.record("resume", pos.step, {{"epoch", pos.epoch}, {"cursor", pos.cursor}});
+  so.run_dir = run_dir_.string();
+  so.total_steps = total_;
+  so.tensorboard = c_.trainer.tensorboard;
+  so.progress_bar = c_.trainer.progress_bar;
+  so.device = bm_.device;
+  so.peak_flops = peak_flops_for(device_name(bm_.device), bm_.frozen_dtype);
+  so.flops_per_token = model_flops_per_token(c_, bm_, c_.data.max_words);
+  so.writer = writer_;
+  so.world_size = world_;
+  so.reference_loss = c_.trainer.loss_norm == LossNorm::kReference;
+  if (world_ > 1)
+    so.sum_over_ranks = [this](std::vector<double> v) { return comm_.sum(std::move(v)); };
+  log_ = std::make_unique<StepLogger>(so);
+  if (pos_.step > 0)
+    log_->record("resume", pos_.step, {{"epoch", pos_.epoch}, {"cursor", pos_.cursor}});
+}
 
-  // Collective: every rank gathers its RNG state, rank 0 writes, all wait at the barrier.
-  auto save = [&](const std::string& why) {
-    for (const auto& p : params)  // identical on every rank, so every rank throws together
-      if (!at::isfinite(p.param).all().item<bool>())
-        throw Error("train", "refusing to checkpoint non-finite weights (" + p.name + ") at step " +
-                                 std::to_string(pos.step),
-                    "the previous checkpoint is intact; lower the learning rate");
-    std::map<std::string, at::Tensor> optimizer_state;
-    if (c.checkpoint.save_optimizer)  // collective under ZeRO-1: the shards meet on rank 0
-      optimizer_state = dp.optimizer_state(optimizer);
-    nlohmann::json rngs = nlohmann::json::array();
-    for (const auto& s : comm->all_gather_strings(checkpoint::capture_rng_state().dump()))
-      rngs.push_back(nlohmann::json::parse(s));
-    if (!writer) {
-      comm->barrier();
-      return;
-    }
-    checkpoint::CheckpointContents ck;
-    for (const auto& p : params) ck.model.emplace(p.name, p.param.detach());
-    if (c.checkpoint.save_optimizer) ck.optimizer = std::move(optimizer_state);
-    ck.state = {{"step", pos.step},        {"epoch", pos.epoch},
-                {"cursor", pos.cursor},    {"bad_steps", pos.bad_steps},
-                {"global_batch", global_batch}, {"world_size", world},
-                {"total_steps", total},    {"reason", why},
-                {"rng", rngs}};
-    ck.resolved_config = resolved_yaml;
-    ck.signature = signature;
-    auto dir = store.save(pos.step, ck);
-    result.checkpoint = dir.string();
-    spdlog::info("checkpoint {} ({})", dir.string(), why);
-    comm->barrier();
-  };
-  auto run_eval = [&]() -> std::optional<EvalResult> {
-    if (c.data.val_sources.empty()) return std::nullopt;
-    auto r = evaluate(model, c, tokenizer, "val", c.trainer.eval_max_batches, comm.get());
-    spdlog::info("eval step {} | val loss {:.4f} | ppl {:.3f} | {} tokens, {} samples", pos.step,
-                 r.loss, r.ppl, r.tokens, r.samples);
-    log.record("eval", pos.step, r.to_json());
-    return r;
-  };
+bool Trainer::poll_stop() {
+  stop_ = comm_.max(checkpoint::stop_requested() ? 1.0 : 0.0) > 0.0;
+  return stop_;
+}
 
-  // ---- loop
-  checkpoint::StopSignalGuard stop_guard;
-  // Every rank must stop at the same step: the flag is max-reduced once per step.
-  bool stop = false;
-  auto poll_stop = [&] {
-    stop = comm->max(checkpoint::stop_requested() ? 1.0 : 0.0) > 0.0;
-    return stop;
-  };
-  double last_lr = 0.0;
-  bool overlap_reported = false;
-  while (pos.step < total && !stop) {
-    loader.start_epoch(pos.epoch, pos.cursor);
+void Trainer::loop() {
+  while (pos_.step < total_ && !stop_) {
+    loader_->start_epoch(pos_.epoch, pos_.cursor);
     bool epoch_done = false;
-    while (pos.step < total && !poll_stop()) {
+    while (pos_.step < total_ && !poll_stop()) {
       const auto t0 = Clock::now();
       std::vector<data::Batch> micro;
       double wait = 0.0;
-      for (int64_t k = 0; k < accum; ++k) {
+      for (int64_t k = 0; k < accum_; ++k) {
         const auto w0 = Clock::now();
-        auto b = loader.next();
+        auto b = loader_->next();
         wait += seconds_since(w0);
         if (!b) break;
         micro.push_back(std::move(*b));
       }
-      if (static_cast<int64_t>(micro.size()) < accum) {  // end of epoch; a partial step is dropped
+      if (static_cast<int64_t>(micro.size()) < accum_) {  // end of epoch; a partial step is dropped
         epoch_done = true;
         break;
       }
-      last_lr = schedule(pos.step);
-      auto st = step_fn.run(micro, last_lr);
-      ++pos.step;
-      pos.cursor = micro.back().cursor;
-      if (!overlap_reported && dp.grad_sync() && dp.grad_sync()->overlapping()) {
-        overlap_reported = true;  // once per process: how much of the sync the hooks started
-        const size_t started = dp.grad_sync()->started_in_backward(), n = dp.grad_sync()->num_buckets();
-        if (started == 0 && n > 1)
-          spdlog::warn("gradient sync: no bucket could start during backward (a parameter in the "
-                       "first bucket got no gradient); the all-reduce ran after backward");
-        else
-          spdlog::info("gradient sync: {} of {} buckets started during backward", started, n);
-      }
-      if (!st.finite) {
-        ++pos.bad_steps;
-        std::ostringstream ids;
-        for (size_t i = 0; i < st.indices.size() && i < 16; ++i) ids << (i ? "," : "") << st.indices[i];
-        spdlog::warn("step {}: non-finite loss {} / grad norm {}; update skipped ({} in a row); "
-                     "samples [{}]",
-                     pos.step, st.loss, st.grad_norm, pos.bad_steps, ids.str());
-        log.record("skip", pos.step, {{"loss_finite", false}, {"grad_norm_finite", std::isfinite(st.grad_norm)}});
-        if (pos.bad_steps >= c.trainer.max_bad_steps)
-          throw Error("train",
-                      std::to_string(pos.bad_steps) + " consecutive non-finite steps (last at " +
-                          "step " + std::to_string(pos.step) + ", grad norm " +
-                          std::to_string(st.grad_norm) + ", dataset indices " + ids.str() + ")",
-                      "lower optim.blr/lr, enable optim.clip_grad_norm, or inspect those samples; "
-                      "the last checkpoint holds finite weights");
-      } else {
-        pos.bad_steps = 0;
-        result.last_loss = st.loss;
-      }
-      log.add(st, seconds_since(t0), wait);
-      if (pos.step % c.trainer.log_every == 0 || pos.step == total)
-        log.emit(pos.step, pos.epoch, last_lr, loader.stats().skipped, pos.bad_steps);
-      if (c.trainer.eval_every > 0 && pos.step % c.trainer.eval_every == 0 && pos.step < total)
+      last_lr_ = schedule_(pos_.step);
+      const auto st = step_fn_->run(micro, last_lr_);
+      ++pos_.step;
+      pos_.cursor = micro.back().cursor;
+      after_step(st);
+      log_->add(st, seconds_since(t0), wait);
+      if (pos_.step % c_.trainer.log_every == 0 || pos_.step == total_)
+        log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
+      if (c_.trainer.eval_every > 0 && pos_.step % c_.trainer.eval_every == 0 && pos_.step < total_)
         run_eval();
-      if (store.due(pos.step) && pos.step < total) save("every_steps");
+      if (store_->due(pos_.step) && pos_.step < total_) save("every_steps");
     }
     if (epoch_done) {
-      ++pos.epoch;
-      pos.cursor = 0;
+      ++pos_.epoch;
+      pos_.cursor = 0;
     }
   }
-  log.emit(pos.step, pos.epoch, last_lr, loader.stats().skipped, pos.bad_steps);
-  result.steps = pos.step;
-  if (world > 1)  // each rank holds its share of the last step's loss
-    result.last_loss = comm->sum(result.last_loss) /
-                       (c.trainer.loss_norm == "reference" ? static_cast<double>(world) : 1.0);
-  if (stop) {
-    result.stop_signal = checkpoint::stop_signal() ? checkpoint::stop_signal() : SIGTERM;
-    save(result.stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    log.finish();
-    return result;
-  }
-  result.eval = run_eval();
-  save("end");
-  log.finish();
-  return result;
+  log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
 }
+
+// Bookkeeping of one optimizer step: the one-time overlap report and the non-finite guard.
+void Trainer::after_step(const StepStats& st) {
+  auto* gs = dp_->grad_sync();
+  if (!overlap_reported_ && gs && gs->overlapping()) {
+    overlap_reported_ = true;  // once per process: how much of the sync the hooks started
+    const size_t started = gs->started_in_backward(), n = gs->num_buckets();
+    if (started == 0 && n > 1)
+      spdlog::warn("gradient sync: no bucket could start during backward (a parameter in the "
+                   "first bucket got no gradient); the all-reduce ran after backward");
+    else
+      spdlog::info("gradient sync: {} of {} buckets started during backward", started, n);
+  }
+  if (st.finite) {
+    pos_.bad_steps = 0;
+    result_.last_loss = st.loss;
+    return;
+  }
+  ++pos_.bad_steps;
+  std::ostringstream ids;
+  for (size_t i = 0; i < st.indices.size() && i < 16; ++i) ids << (i ? "," : "") << st.indices[i];
+  spdlog::warn("step {}: non-finite loss {} / grad norm {}; update skipped ({} in a row); "
+               "samples [{}]",
+               pos_.step, st.loss, st.grad_norm, pos_.bad_steps, ids.str());
+  log_->record("skip", pos_.step,
+               {{"loss_finite", false}, {"grad_norm_finite", std::isfinite(st.grad_norm)}});
+  if (pos_.bad_steps >= c_.trainer.max_bad_steps)
+    throw Error("train",
+                std::to_string(pos_.bad_steps) + " consecutive non-finite steps (last at step " +
+                    std::to_string(pos_.step) + ", grad norm " + std::to_string(st.grad_norm) +
+                    ", dataset indices " + ids.str() + ")",
+                "lower optim.blr/lr, enable optim.clip_grad_norm, or inspect those samples; "
+                "the last checkpoint holds finite weights");
+}
+
+void Trainer::finish() {
+  result_.steps = pos_.step;
+  if (world_ > 1)  // each rank holds its share of the last step's loss
+    result_.last_loss =
+        comm_.sum(result_.last_loss) /
+        (c_.trainer.loss_norm == LossNorm::kReference ? static_cast<double>(world_) : 1.0);
+  if (stop_) {
+    result_.stop_signal = checkpoint::stop_signal() ? checkpoint::stop_signal() : SIGTERM;
+    save(result_.stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+  } else {
+    result_.eval = run_eval();
+    save("end");
+  }
+  log_->finish();
+}
+
+void Trainer::save(const std::string& why) {
+  for (const auto& p : params_)  // identical on every rank, so every rank throws together
+    if (!at::isfinite(p.param).all().item<bool>())
+      throw Error("train", "refusing to checkpoint non-finite weights (" + p.name + ") at step " +
+                               std::to_string(pos_.step),
+                  "the previous checkpoint is intact; lower the learning rate");
+  std::map<std::string, at::Tensor> optimizer_state;
+  if (c_.checkpoint.save_optimizer)  // collective under ZeRO-1: the shards meet on rank 0
+    optimizer_state = dp_->optimizer_state(*optimizer_);
+  nlohmann::json rngs = nlohmann::json::array();
+  for (const auto& s : comm_.all_gather_strings(checkpoint::capture_rng_state().dump()))
+    rngs.push_back(nlohmann::json::parse(s));
+  if (!writer_) {
+    comm_.barrier();
+    return;
+  }
+  checkpoint::CheckpointContents ck;
+  for (const auto& p : params_) ck.model.emplace(p.name, p.param.detach());
+  if (c_.checkpoint.save_optimizer) ck.optimizer = std::move(optimizer_state);
+  checkpoint::TrainingState state;
+  state.step = pos_.step;
+  state.epoch = pos_.epoch;
+  state.cursor = pos_.cursor;
+  state.bad_steps = pos_.bad_steps;
+  state.global_batch = global_batch_;
+  state.world_size = world_;
+  state.total_steps = total_;
+  state.reason = why;
+  state.rng = std::move(rngs);
+  ck.state = checkpoint::to_json(state);
+  ck.resolved_config = run_.resolved_yaml;
+  ck.signature = signature_;
+  const auto dir = store_->save(pos_.step, ck);
+  result_.checkpoint = dir.string();
+  spdlog::info("checkpoint {} ({})", dir.string(), why);
+  comm_.barrier();
+}
+
+std::optional<EvalResult> Trainer::run_eval() {
+  if (c_.data.val_sources.empty()) return std::nullopt;
+  auto r = evaluate(*bm_.model, c_, run_.tokenizer, "val", c_.trainer.eval_max_batches, &comm_);
+  spdlog::info("eval step {} | val loss {:.4f} | ppl {:.3f} | {} tokens, {} samples", pos_.step,
+               r.loss, r.ppl, r.tokens, r.samples);
+  log_->record("eval", pos_.step, r.to_json());
+  return r;
+}
+
+}  // namespace
+
+TrainResult train(RunSetup& run) { return Trainer(run).run(); }
 
 }  // namespace ibllm::train

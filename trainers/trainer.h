@@ -12,7 +12,7 @@
 #include <string>
 
 #include "trainers/evaluator.h"
-#include "trainers/run_config.h"
+#include "trainers/run_setup.h"
 
 namespace ibllm::train {
 
@@ -26,6 +26,9 @@ struct TrainResult {
   int stop_signal = 0;             // SIGTERM/SIGINT that ended the run early (0: completed)
 };
 
-TrainResult train(const RunConfig& c, const std::string& resolved_yaml);
+// `run` comes from setup_run with the communicator and without a checkpoint (a run resumes from its
+// own checkpoint directory, checkpoint.resume). Reads top to bottom as: set up (run directory, data,
+// optimizer, plan), resume, loop, finish (final eval and checkpoint).
+TrainResult train(RunSetup& run);
 
 }  // namespace ibllm::train

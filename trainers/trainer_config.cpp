@@ -5,13 +5,33 @@
 
 namespace ibllm::train {
 
+const core::ChoiceTable<LossNorm>& loss_norm_names() {
+  static const core::ChoiceTable<LossNorm> t = {{"tokens", LossNorm::kTokens},
+                                                  {"reference", LossNorm::kReference}};
+  return t;
+}
+
+const core::ChoiceTable<FrozenPrecision>& frozen_precision_names() {
+  static const core::ChoiceTable<FrozenPrecision> t = {{"auto", FrozenPrecision::kAuto},
+                                                         {"fp32", FrozenPrecision::kFp32},
+                                                         {"bf16", FrozenPrecision::kBf16},
+                                                         {"fp16", FrozenPrecision::kFp16}};
+  return t;
+}
+
+const core::ChoiceTable<RunDevice>& run_device_names() {
+  static const core::ChoiceTable<RunDevice> t = {
+      {"auto", RunDevice::kAuto}, {"cpu", RunDevice::kCpu}, {"cuda", RunDevice::kCuda}};
+  return t;
+}
+
 TrainerConfig parse_trainer_config(config::Section s) {
   TrainerConfig c;
   s.field("epochs", c.epochs, config::at_least(1));
   s.field("max_steps", c.max_steps, config::at_least(0));
   s.field("grad_accum", c.grad_accum, config::at_least(1));
-  s.choice("loss_norm", c.loss_norm, {"tokens", "reference"});
-  s.choice("precision", c.precision, {"auto", "fp32", "bf16", "fp16"});
+  s.choice("loss_norm", c.loss_norm, loss_norm_names());
+  s.choice("precision", c.precision, frozen_precision_names());
   s.field("log_every", c.log_every, config::at_least(1));
   s.field("eval_every", c.eval_every, config::at_least(0));
   s.field("eval_max_batches", c.eval_max_batches, config::at_least(0));

@@ -6,22 +6,35 @@
 #include <cstdint>
 #include <string>
 
+#include "src/core/choice_table.h"
+
 namespace ibllm::config {
 class Section;
 }
 
 namespace ibllm::train {
 
+// trainer.loss_norm. kTokens: the loss is the sum over all valid label tokens of the step / their
+// count (exact across micro-batches and ranks); kReference: mean of per-micro-batch means
+// (official code).
+enum class LossNorm { kTokens, kReference };
+const core::ChoiceTable<LossNorm>& loss_norm_names();  // tokens, reference
+
+// trainer.precision: the frozen towers' dtype. kAuto: bf16 on CUDA, fp32 on CPU; the others force
+// it. Trainable parameters are always fp32 master weights.
+enum class FrozenPrecision { kAuto, kFp32, kBf16, kFp16 };
+const core::ChoiceTable<FrozenPrecision>& frozen_precision_names();  // auto, fp32, bf16, fp16
+
+// run.device (RunSection, trainers/run_config.h): kAuto = CUDA when available, else the CPU.
+enum class RunDevice { kAuto, kCpu, kCuda };
+const core::ChoiceTable<RunDevice>& run_device_names();  // auto, cpu, cuda
+
 struct TrainerConfig {
   int64_t epochs = 1;      // passes over data.sources (sub-epochs when data.split_epoch > 1)
   int64_t max_steps = 0;   // optimizer steps; 0: epochs × steps per epoch; >0: stop there
   int64_t grad_accum = 1;  // micro-batches per optimizer step
-  // tokens: the loss is the sum over all valid label tokens of the step / their count (exact
-  // across micro-batches and ranks); reference: mean of per-micro-batch means (official code).
-  std::string loss_norm = "tokens";
-  // auto: frozen towers bf16 on CUDA, fp32 on CPU; fp32 | bf16 | fp16 force the frozen dtype.
-  // Trainable parameters are always fp32 master weights.
-  std::string precision = "auto";
+  LossNorm loss_norm = LossNorm::kTokens;
+  FrozenPrecision precision = FrozenPrecision::kAuto;
   int64_t log_every = 10;   // optimizer steps between log lines / metrics records
   int64_t eval_every = 0;   // optimizer steps between val evaluations (0: only at the end)
   int64_t eval_max_batches = 0;  // 0: the whole validation set

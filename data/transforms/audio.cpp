@@ -11,7 +11,6 @@
 #include <limits>
 #include <numeric>
 
-#include "src/config/section.h"
 #include "src/core/error.h"
 
 #if IBLLM_WITH_SNDFILE
@@ -44,21 +43,6 @@ int64_t exact_floor_mul_div(double x, int64_t k, int64_t d) {
 }
 
 }  // namespace
-
-AudioTransformConfig parse_audio_transform_config(config::Section s) {
-  AudioTransformConfig c;
-  s.field("sample_rate", c.sample_rate, config::at_least(1));
-  s.field("num_mel_bins", c.num_mel_bins, config::at_least(4));
-  s.field("target_length", c.target_length, config::at_least(1));
-  s.field("clip_duration", c.clip_duration, config::positive());
-  s.field("clips_per_video", c.clips_per_video, config::at_least(1));
-  s.field("mean", c.mean);
-  s.field("std", c.std, config::positive());
-  const double clip_samples = c.clip_duration * static_cast<double>(c.sample_rate);
-  if (clip_samples != std::floor(clip_samples))
-    s.fail("clip_duration", "clip_duration * sample_rate must be a whole number of samples");
-  return c;
-}
 
 DecodedAudio decode_audio_file(const std::string& path) {
 #if IBLLM_WITH_SNDFILE

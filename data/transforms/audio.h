@@ -13,10 +13,6 @@
 #include <utility>
 #include <vector>
 
-namespace ibllm::config {
-class Section;
-}
-
 namespace ibllm::data {
 
 struct AudioTransformConfig {
@@ -28,8 +24,6 @@ struct AudioTransformConfig {
   double mean = -4.268;
   double std = 9.138;
 };
-
-AudioTransformConfig parse_audio_transform_config(config::Section s);
 
 struct DecodedAudio {
   at::Tensor waveform;  // float32 (C,N) in [-1,1] (16-bit PCM / 32768, as torchaudio.load)

@@ -9,7 +9,6 @@
 #include <filesystem>
 
 #include "data/image_transform.h"
-#include "src/config/section.h"
 #include "src/core/error.h"
 
 #if IBLLM_WITH_OPENCV
@@ -39,15 +38,6 @@ at::Tensor center(const at::Tensor& chw, int64_t size) {
 }
 
 }  // namespace
-
-SingleChannelConfig parse_single_channel_config(config::Section s) {
-  SingleChannelConfig c;
-  s.field("size", c.size, config::at_least(1));
-  s.field("depth_scale", c.depth_scale, config::positive());
-  s.field("mean", c.mean);
-  s.field("std", c.std, config::positive());
-  return c;
-}
 
 at::Tensor load_thermal(const std::string& path, const SingleChannelConfig& c) {
 #if IBLLM_WITH_OPENCV

@@ -12,10 +12,6 @@
 #include <cstdint>
 #include <string>
 
-namespace ibllm::config {
-class Section;
-}
-
 namespace ibllm::data {
 
 struct SingleChannelConfig {
@@ -24,8 +20,6 @@ struct SingleChannelConfig {
   double mean = 0.0;
   double std = 1.0;
 };
-
-SingleChannelConfig parse_single_channel_config(config::Section s);
 
 at::Tensor load_thermal(const std::string& path, const SingleChannelConfig& c);
 at::Tensor load_depth(const std::string& path, const SingleChannelConfig& c);

@@ -9,17 +9,9 @@
 #include <vector>
 
 #include "data/transforms/npy.h"
-#include "src/config/section.h"
 #include "src/core/error.h"
 
 namespace ibllm::data {
-
-ImuTransformConfig parse_imu_transform_config(config::Section s) {
-  ImuTransformConfig c;
-  s.field("channels", c.channels, config::at_least(1));
-  s.field("num_samples", c.num_samples, config::at_least(1));
-  return c;
-}
 
 at::Tensor prepare_imu(const at::Tensor& signal, const ImuTransformConfig& c, const std::string& name) {
   at::Tensor x = signal;

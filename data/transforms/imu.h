@@ -9,18 +9,12 @@
 #include <cstdint>
 #include <string>
 
-namespace ibllm::config {
-class Section;
-}
-
 namespace ibllm::data {
 
 struct ImuTransformConfig {
   int64_t channels = 6;
   int64_t num_samples = 2000;
 };
-
-ImuTransformConfig parse_imu_transform_config(config::Section s);
 
 // (channels,T) or (T,channels) -> (channels, num_samples) float32. DataError naming the file for
 // bad shapes, non-numeric text, NaN/inf.

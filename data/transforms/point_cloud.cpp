@@ -13,7 +13,6 @@
 #include <sstream>
 #include <vector>
 
-#include "src/config/section.h"
 #include "src/core/error.h"
 #include "data/transforms/npy.h"
 #include "src/io/pth_reader.h"
@@ -210,13 +209,6 @@ at::Tensor load_pt(const std::string& path) {
 }
 
 }  // namespace
-
-PointCloudConfig parse_point_cloud_config(config::Section s) {
-  PointCloudConfig c;
-  s.field("num_points", c.num_points, config::at_least(1));
-  s.field("normalize", c.normalize);
-  return c;
-}
 
 at::Tensor load_point_cloud(const std::string& path) {
   const std::string ext = lower_ext(path);

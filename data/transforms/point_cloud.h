@@ -10,18 +10,12 @@
 #include <cstdint>
 #include <string>
 
-namespace ibllm::config {
-class Section;
-}
-
 namespace ibllm::data {
 
 struct PointCloudConfig {
   int64_t num_points = 8192;
   bool normalize = true;
 };
-
-PointCloudConfig parse_point_cloud_config(config::Section s);
 
 // -> float32 (N,3) (extra columns such as normals/colours dropped). Throws DataError naming the
 // file for unknown extensions, malformed/truncated content, wrong shapes, NaN/inf coordinates.

@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <map>
 
-#include "src/config/section.h"
 #include "src/core/error.h"
 
 #if IBLLM_WITH_OPENCV
@@ -19,20 +18,6 @@
 #endif
 
 namespace ibllm::data {
-
-VideoTransformConfig parse_video_transform_config(config::Section s) {
-  VideoTransformConfig c;
-  s.field("size", c.size, config::at_least(1));
-  s.field("clip_duration", c.clip_duration, config::positive());
-  s.field("clips_per_video", c.clips_per_video, config::at_least(1));
-  s.field("frames_per_clip", c.frames_per_clip, config::at_least(1));
-  s.field("num_crops", c.num_crops, config::between(1, 3));
-  s.field("mean", c.mean);
-  s.field("std", c.std, config::positive());
-  if (c.mean.size() != 3) s.fail("mean", "needs 3 values (R, G, B)");
-  if (c.std.size() != 3) s.fail("std", "needs 3 values (R, G, B)");
-  return c;
-}
 
 at::Tensor short_side_scale(const at::Tensor& video, int64_t size) {
   // (C,T,H,W) -> (C,T,H',W'); pytorchvideo short_side_scale: floor((long/short) * size)

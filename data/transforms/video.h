@@ -12,10 +12,6 @@
 #include <string>
 #include <vector>
 
-namespace ibllm::config {
-class Section;
-}
-
 namespace ibllm::data {
 
 struct VideoTransformConfig {
@@ -27,8 +23,6 @@ struct VideoTransformConfig {
   std::vector<double> mean = {0.48145466, 0.4578275, 0.40821073};
   std::vector<double> std = {0.26862954, 0.26130258, 0.27577711};
 };
-
-VideoTransformConfig parse_video_transform_config(config::Section s);
 
 // (C,T,H,W) float: shorter side -> size with F.interpolate(bilinear, align_corners=False).
 at::Tensor short_side_scale(const at::Tensor& video, int64_t size);

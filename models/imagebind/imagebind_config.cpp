@@ -7,14 +7,9 @@
 
 #include "src/config/section.h"
 #include "src/core/error.h"
+#include "src/core/strings.h"
 
 namespace ibllm::models {
-
-const std::vector<std::string>& imagebind_modality_names() {
-  static const std::vector<std::string> names = {"vision", "text", "audio", "depth",
-                                                 "thermal", "imu", "point"};
-  return names;
-}
 
 namespace {
 
@@ -63,15 +58,19 @@ void parse_modality(config::Section s, ModalityConfig& c, bool text) {
 
 }  // namespace
 
-ModalityConfig imagebind_huge_modality(const std::string& name) {
-  if (name == "vision") return make(1280, 32, 16, false, 3, {224, 224}, {2, 14, 14}, {}, 1.0);
-  if (name == "text") return make_text(1024, 24, 16, 49408, 77);
-  if (name == "audio") return make(768, 12, 12, true, 1, {128, 204}, {16}, {10}, 20.0);
-  if (name == "depth") return make(384, 12, 8, true, 1, {224, 224}, {16}, {16}, 5.0);
-  if (name == "thermal") return make(768, 12, 12, true, 1, {224, 224}, {16}, {16}, 10.0);
-  if (name == "imu") return make(512, 6, 8, true, 6, {2000}, {8}, {}, 5.0);
-  throw ModelError("unknown ImageBind modality '" + name + "'",
-                   "known: vision, text, audio, depth, thermal, imu (and point)");
+ModalityConfig imagebind_huge_modality(core::Modality m) {
+  switch (core::modality_info(m).tower) {
+    case core::Modality::kVision:
+      return make(1280, 32, 16, false, 3, {224, 224}, {2, 14, 14}, {}, 1.0);
+    case core::Modality::kText: return make_text(1024, 24, 16, 49408, 77);
+    case core::Modality::kAudio: return make(768, 12, 12, true, 1, {128, 204}, {16}, {10}, 20.0);
+    case core::Modality::kDepth: return make(384, 12, 8, true, 1, {224, 224}, {16}, {16}, 5.0);
+    case core::Modality::kThermal: return make(768, 12, 12, true, 1, {224, 224}, {16}, {16}, 10.0);
+    case core::Modality::kImu: return make(512, 6, 8, true, 6, {2000}, {8}, {}, 5.0);
+    case core::Modality::kPoint:
+    case core::Modality::kVideo: break;
+  }
+  throw ModelError("the point tower has no transformer preset", "see PointConfig");
 }
 
 bool ImageBindConfig::has(const std::string& m) const {
@@ -83,14 +82,27 @@ const ModalityConfig& ImageBindConfig::modality(const std::string& name) const {
 }
 
 ModalityConfig& ImageBindConfig::modality(const std::string& name) {
-  if (name == "vision") return vision;
-  if (name == "text") return text;
-  if (name == "audio") return audio;
-  if (name == "depth") return depth;
-  if (name == "thermal") return thermal;
-  if (name == "imu") return imu;
-  throw ModelError("no transformer config for modality '" + name + "'",
-                   "known: vision, text, audio, depth, thermal, imu");
+  const auto m = core::find_modality(name);
+  if (!m || *m == core::Modality::kPoint)
+    throw ModelError("no transformer config for modality '" + name + "'",
+                     "known: " + core::join(core::tower_names(), ", ") +
+                         " (point has its own PointConfig)");
+  return modality(*m);
+}
+
+ModalityConfig& ImageBindConfig::modality(core::Modality m) {
+  switch (core::modality_info(m).tower) {
+    case core::Modality::kVision: return vision;
+    case core::Modality::kText: return text;
+    case core::Modality::kAudio: return audio;
+    case core::Modality::kDepth: return depth;
+    case core::Modality::kThermal: return thermal;
+    case core::Modality::kImu: return imu;
+    case core::Modality::kPoint:
+    case core::Modality::kVideo: break;
+  }
+  throw ModelError("no transformer config for modality '" + core::modality_name(m) + "'",
+                   "point has its own PointConfig");
 }
 
 ImageBindConfig imagebind_huge_config() { return ImageBindConfig{}; }
@@ -125,9 +137,9 @@ void validate_imagebind_config(const ImageBindConfig& c) {
   };
   if (c.out_dim < 1) fail("out_dim", "must be >= 1");
   for (const auto& m : c.modalities) {
-    const auto& names = imagebind_modality_names();
+    const auto& names = core::tower_names();
     if (std::find(names.begin(), names.end(), m) == names.end())
-      fail("modalities", "unknown modality '" + m + "' (known: vision, text, audio, depth, thermal, imu, point)");
+      fail("modalities", "unknown modality '" + m + "' (known: " + core::join(names, ", ") + ")");
     if (m == "point") {
       const PointConfig& p = c.point;
       if (p.trans_dim % p.num_heads != 0) fail("point.num_heads", "must divide trans_dim");
@@ -164,8 +176,8 @@ ImageBindConfig parse_imagebind_config(config::Section s) {
   s.field("modalities", c.modalities);
   s.field("out_dim", c.out_dim, config::at_least(1));
   s.field("image_conv2d_stem", c.image_conv2d_stem);
-  for (const char* m : {"vision", "text", "audio", "depth", "thermal", "imu"})
-    parse_modality(s.child(m), c.modality(m), std::string(m) == "text");
+  for (const auto& m : core::tower_names())
+    if (m != "point") parse_modality(s.child(m), c.modality(m), m == "text");
   config::Section p = s.child("point");
   PointConfig& pc = c.point;
   p.field("trans_dim", pc.trans_dim, config::at_least(1));

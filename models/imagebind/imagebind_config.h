@@ -8,14 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "src/core/modality.h"
+
 namespace ibllm::config {
 class Section;
 }
 
 namespace ibllm::models {
-
-// The modality names used as keys everywhere (state dict, inputs): spec §1.1.
-const std::vector<std::string>& imagebind_modality_names();
 
 // One transformer modality (vision, text, audio, depth, thermal, imu).
 struct ModalityConfig {
@@ -56,26 +55,29 @@ struct PointConfig {
   int64_t proj_dim = 512;  // pc_projection (2*trans_dim, proj_dim); point head input
 };
 
-ModalityConfig imagebind_huge_modality(const std::string& name);
+ModalityConfig imagebind_huge_modality(core::Modality m);
 
 struct ImageBindConfig {
-  std::vector<std::string> modalities = {"vision", "text", "audio", "depth",
-                                         "thermal", "imu", "point"};
+  // Tower names (core::tower_names(); the state-dict keys of spec §1.1).
+  std::vector<std::string> modalities = core::tower_names();
   int64_t out_dim = 1024;
   // Still images through the exact Conv2d equivalent of the 2-frame Conv3d stem (sum of the
   // temporal kernel slices); false runs the reference repeat-to-2-frames Conv3d.
   bool image_conv2d_stem = true;
-  ModalityConfig vision = imagebind_huge_modality("vision");
-  ModalityConfig text = imagebind_huge_modality("text");
-  ModalityConfig audio = imagebind_huge_modality("audio");
-  ModalityConfig depth = imagebind_huge_modality("depth");
-  ModalityConfig thermal = imagebind_huge_modality("thermal");
-  ModalityConfig imu = imagebind_huge_modality("imu");
+  ModalityConfig vision = imagebind_huge_modality(core::Modality::kVision);
+  ModalityConfig text = imagebind_huge_modality(core::Modality::kText);
+  ModalityConfig audio = imagebind_huge_modality(core::Modality::kAudio);
+  ModalityConfig depth = imagebind_huge_modality(core::Modality::kDepth);
+  ModalityConfig thermal = imagebind_huge_modality(core::Modality::kThermal);
+  ModalityConfig imu = imagebind_huge_modality(core::Modality::kImu);
   PointConfig point;
 
   bool has(const std::string& modality) const;
+  // The transformer config of a tower (vision/video, text, audio, depth, thermal, imu); throws
+  // ModelError for point (its own PointConfig) and for unknown names.
   const ModalityConfig& modality(const std::string& name) const;
   ModalityConfig& modality(const std::string& name);
+  ModalityConfig& modality(core::Modality m);
 };
 
 ImageBindConfig imagebind_huge_config();

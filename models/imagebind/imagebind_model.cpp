@@ -16,7 +16,7 @@ ImageBindModelImpl::ImageBindModelImpl(const ImageBindConfig& config,
   modality_postprocessors = register_module("modality_postprocessors", torch::nn::ModuleDict());
   const int64_t out = config_.out_dim;
   // Build in the reference's modality order whatever the order of the config list.
-  for (const auto& m : imagebind_modality_names()) {
+  for (const auto& m : core::tower_names()) {
     if (!config_.has(m)) continue;
     if (m == "point") {
       const PointConfig& p = config_.point;

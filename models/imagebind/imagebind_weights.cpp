@@ -12,7 +12,7 @@ io::LoadReport load_imagebind_weights(ImageBindModelImpl& model,
                                       const std::map<std::string, at::Tensor>& tensors) {
   io::StateDictOptions opts;
   opts.strict = true;
-  for (const auto& m : imagebind_modality_names()) {
+  for (const auto& m : core::tower_names()) {
     if (model.config().has(m)) continue;
     if (m == "point") opts.ignore_unexpected.push_back("point_trunk.*");
     for (const char* dict : {"modality_preprocessors.", "modality_trunks.", "modality_heads.",

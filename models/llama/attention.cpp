@@ -11,8 +11,8 @@
 
 namespace ibllm::models {
 
-AttentionBackend resolve_attention_backend(const std::string& name) {
-  return name == "math" ? AttentionBackend::kMath : AttentionBackend::kSdpa;
+AttentionBackend resolve_attention_backend(AttentionChoice choice) {
+  return choice == AttentionChoice::kMath ? AttentionBackend::kMath : AttentionBackend::kSdpa;
 }
 
 at::Tensor repeat_kv_heads(const at::Tensor& t, int64_t n_heads) {

@@ -17,8 +17,8 @@
 namespace ibllm::models {
 
 enum class AttentionBackend { kMath, kSdpa };
-// "auto" and "sdpa" resolve to kSdpa (at::scaled_dot_product_attention), "math" to kMath.
-AttentionBackend resolve_attention_backend(const std::string& name);
+// kAuto and kSdpa resolve to kSdpa (at::scaled_dot_product_attention), kMath to kMath.
+AttentionBackend resolve_attention_backend(AttentionChoice choice);
 
 // t (B,Hkv,T,hd) -> (B,n_heads,T,hd): query head h reads kv head h / (n_heads/Hkv).
 at::Tensor repeat_kv_heads(const at::Tensor& t, int64_t n_heads);

@@ -13,6 +13,13 @@
 
 namespace ibllm::models {
 
+const core::ChoiceTable<AttentionChoice>& attention_choice_names() {
+  static const core::ChoiceTable<AttentionChoice> t = {{"auto", AttentionChoice::kAuto},
+                                                       {"sdpa", AttentionChoice::kSdpa},
+                                                       {"math", AttentionChoice::kMath}};
+  return t;
+}
+
 int LlamaConfig::ffn_hidden() const {
   if (ffn_hidden_dim > 0) return ffn_hidden_dim;
   int64_t h = 2 * (4 * static_cast<int64_t>(dim)) / 3;
@@ -37,8 +44,6 @@ void LlamaConfig::validate() const {
   if (!(norm_eps > 0.0) || !(rope_theta > 0.0)) bad("norm_eps and rope_theta must be > 0");
   if (ffn_dim_multiplier < 0.0 || lora_alpha < 0.0 || ffn_hidden_dim < 0)
     bad("ffn_dim_multiplier, ffn_hidden_dim and lora_alpha must be >= 0 (0 = unset)");
-  if (attention != "auto" && attention != "sdpa" && attention != "math")
-    bad("attention must be auto, sdpa or math, not '" + attention + "'");
 }
 
 LlamaConfig llama_preset(const std::string& name) {
@@ -167,7 +172,7 @@ LlamaConfig parse_llama_config(config::Section s) {
   s.field("w_lora", c.w_lora);
   s.field("lora_rank", c.lora_rank, config::at_least(1));
   s.field("lora_alpha", c.lora_alpha, config::at_least(0));
-  s.choice("attention", c.attention, {"auto", "sdpa", "math"});
+  s.choice("attention", c.attention, attention_choice_names());
   if (c.n_heads > 0 && c.dim % c.n_heads != 0)
     s.fail("n_heads", "dim " + std::to_string(c.dim) + " is not divisible by n_heads " +
                           std::to_string(c.n_heads));
@@ -179,12 +184,60 @@ LlamaConfig parse_llama_config(config::Section s) {
   return c;
 }
 
+namespace {
+
+struct SamplingRange {
+  const char* key;
+  config::Bounds bounds;
+  double (*get)(const GenerationConfig&);
+};
+
+const std::vector<SamplingRange>& sampling_ranges() {
+  static const std::vector<SamplingRange> r = {
+      {"max_new_tokens", config::at_least(1),
+       [](const GenerationConfig& g) { return static_cast<double>(g.max_new_tokens); }},
+      {"temperature", config::at_least(0), [](const GenerationConfig& g) { return g.temperature; }},
+      {"top_p", config::Bounds{0.0, 1.0, true, false},
+       [](const GenerationConfig& g) { return g.top_p; }},
+      {"seed", config::at_least(0),
+       [](const GenerationConfig& g) { return static_cast<double>(g.seed); }},
+  };
+  return r;
+}
+
+std::string shown(double v) {
+  std::ostringstream o;
+  o << v;
+  return o.str();
+}
+
+}  // namespace
+
+std::vector<SamplingProblem> sampling_problems(const GenerationConfig& g) {
+  std::vector<SamplingProblem> out;
+  for (const auto& r : sampling_ranges()) {
+    const double v = r.get(g);
+    if (!r.bounds.contains(v))
+      out.push_back({r.key, "value " + shown(v) + " is out of range " + r.bounds.describe()});
+  }
+  return out;
+}
+
+std::string sampling_flag(const std::string& key) {
+  std::string f = "--" + key;
+  for (auto& ch : f)
+    if (ch == '_') ch = '-';
+  return f;
+}
+
 GenerationConfig parse_generation_config(config::Section s) {
   GenerationConfig g;
-  s.field("max_gen_len", g.max_gen_len, config::at_least(1));
-  s.field("temperature", g.temperature, config::at_least(0));
-  s.field("top_p", g.top_p, config::Bounds{0.0, 1.0, true, false});
-  s.field("seed", g.seed, config::at_least(0));
+  s.renamed("max_gen_len", "max_new_tokens");
+  s.field("max_new_tokens", g.max_new_tokens);
+  s.field("temperature", g.temperature);
+  s.field("top_p", g.top_p);
+  s.field("seed", g.seed);
+  for (const auto& p : sampling_problems(g)) s.fail(p.key, p.message);
   return g;
 }
 

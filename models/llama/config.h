@@ -6,12 +6,20 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
+
+#include "src/core/choice_table.h"
 
 namespace ibllm::config {
 class Section;
 }
 
 namespace ibllm::models {
+
+// model.llama.attention: kAuto and kSdpa use at::scaled_dot_product_attention, kMath the exact
+// fp32-softmax path (models/llama/attention.h).
+enum class AttentionChoice { kAuto, kSdpa, kMath };
+const core::ChoiceTable<AttentionChoice>& attention_choice_names();  // auto, sdpa, math
 
 struct LlamaConfig {
   int dim = 4096;
@@ -30,7 +38,7 @@ struct LlamaConfig {
   bool w_lora = false;          // LoRA on wq wk wv wo w1 w2 w3
   int lora_rank = 16;
   double lora_alpha = 0.0;  // 0: reference semantics (delta = B·A·x); >0: scaled by alpha/rank
-  std::string attention = "auto";  // auto | sdpa | math
+  AttentionChoice attention = AttentionChoice::kAuto;
 
   int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
   int head_dim() const { return dim / n_heads; }
@@ -41,9 +49,11 @@ struct LlamaConfig {
   void validate() const;
 };
 
-// Sampling options of generate() (spec §5.1 defaults: T 0.1, top-p 0.75, 256 new tokens).
+// Sampling options of generate() (spec §5.1 defaults: T 0.1, top-p 0.75, 256 new tokens; the
+// reference calls the length max_gen_len). One struct for the `generation:` section, the generate
+// command's flags and its request lines; sampling_problems() is their one range check.
 struct GenerationConfig {
-  int max_gen_len = 256;
+  int max_new_tokens = 256;
   double temperature = 0.1;  // 0: greedy (argmax)
   double top_p = 0.75;
   int64_t seed = 0;    // sequence i of a batch samples with seed + i
@@ -67,7 +77,19 @@ LlamaConfig read_llama_params_file(const std::string& path, LlamaConfig base = {
 // YAML section `model.llama`: optional `preset` and `params_file` give the starting point, then
 // every field above may be set explicitly.
 LlamaConfig parse_llama_config(config::Section s);
-// YAML keys max_gen_len, temperature, top_p, seed (eos/pad ids come from the tokenizer).
+// YAML section `generation:` — max_new_tokens, temperature, top_p, seed (eos/pad ids come from the
+// tokenizer); the old key max_gen_len is an error naming its new name.
 GenerationConfig parse_generation_config(config::Section s);
+
+// A sampling setting out of range: its key as the YAML section and request lines spell it
+// (`top_p`; the generate flag is `--top-p`, see sampling_flag) and "value 0 is out of range (0, 1]".
+struct SamplingProblem {
+  std::string key;
+  std::string message;
+};
+// The ranges, in one place: max_new_tokens >= 1, temperature >= 0, top_p in (0, 1], seed >= 0.
+std::vector<SamplingProblem> sampling_problems(const GenerationConfig& g);
+// "top_p" -> "--top-p".
+std::string sampling_flag(const std::string& key);
 
 }  // namespace ibllm::models

@@ -49,7 +49,7 @@ GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_
                           const std::vector<at::Tensor>& adapters, const GenerationConfig& cfg,
                           const TokenCallback& on_token) {
   if (prompts.empty()) throw ModelError("generate: no prompts given");
-  if (cfg.max_gen_len < 1) throw ModelError("generate: max_gen_len must be >= 1");
+  if (cfg.max_new_tokens < 1) throw ModelError("generate: max_new_tokens must be >= 1");
   const int64_t B = static_cast<int64_t>(prompts.size());
   int64_t P = 0;
   for (const auto& p : prompts) {
@@ -61,7 +61,7 @@ GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_
     throw ModelError("prompt of " + std::to_string(P) + " tokens leaves no room to generate (" +
                          "max_seq_len " + std::to_string(max_len) + ")",
                      "shorten the prompt or raise model.llama.max_seq_len");
-  const int64_t total = std::min<int64_t>(max_len, P + cfg.max_gen_len);
+  const int64_t total = std::min<int64_t>(max_len, P + cfg.max_new_tokens);
 
   at::NoGradGuard no_grad;
   const auto device = model.tok_embeddings->weight.device();
@@ -81,14 +81,19 @@ GenerationResult generate(LlamaImpl& model, const std::vector<std::vector<int64_
   GenerationResult res;
   res.tokens.assign(B, {});
   res.stopped_at_eos.assign(B, false);
+  res.logprob.assign(B, 0.0);
   std::vector<bool> done(B, false);
   auto logits = model.forward_cached(tokens, cache, terms, /*last_only=*/true).select(1, 0);
   while (true) {
-    auto next = sample_next(logits, cfg.temperature, cfg.top_p, gens);
+    const auto l = logits.to(at::kCPU, at::kFloat);  // one device->host copy per step
+    auto next = sample_next(l, cfg.temperature, cfg.top_p, gens);
+    const auto lp = at::log_softmax(l, -1).gather(1, next.view({B, 1})).view({B});
     auto nx = next.accessor<int64_t, 1>();
+    auto lpa = lp.accessor<float, 1>();
     bool all_done = true;
     for (int64_t b = 0; b < B; ++b) {
       if (done[b]) continue;
+      res.logprob[b] += lpa[b];
       if (nx[b] == cfg.eos_id) {
         done[b] = true;
         res.stopped_at_eos[b] = true;

@@ -1,6 +1,6 @@
 // Batched text generation with the KV cache (spec §5.2 without its limits): prompts of different
 // lengths are left-padded (positions restart per sequence, padding masked), greedy or temperature
-// + the reference top-p rule, per-sequence stop at EOS, max_gen_len, one seeded CPU generator per
+// + the reference top-p rule, per-sequence stop at EOS, max_new_tokens, one seeded CPU generator per
 // sequence (seed + index, so a batch samples exactly like the same prompts run one by one), and the
 // adapter terms prepared once per request. Works on token ids; the tokenizer lives in data/.
 #pragma once
@@ -18,6 +18,10 @@ namespace ibllm::models {
 struct GenerationResult {
   std::vector<std::vector<int64_t>> tokens;  // generated ids per sequence, EOS excluded
   std::vector<bool> stopped_at_eos;
+  // Σ log p(token) of the generated tokens (EOS included when it ended the sequence) under the
+  // model's own distribution (temperature 1, no top-p): the score of the answer, and the signal
+  // that tells two conditionings apart when their greedy answers agree.
+  std::vector<double> logprob;
 };
 
 // Reference top-p (spec §5.2): sort descending, drop tokens whose exclusive cumulative mass

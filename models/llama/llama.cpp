@@ -65,7 +65,7 @@ KVCache LlamaImpl::make_cache(int64_t batch, int64_t capacity,
                          " columns requested; the model "
                          "accepts 1.." +
                          std::to_string(cfg_.max_seq_len),
-                     "raise model.llama.max_seq_len or shorten prompt + max_gen_len");
+                     "raise model.llama.max_seq_len or shorten prompt + max_new_tokens");
   TORCH_CHECK(left_pad.empty() || static_cast<int64_t>(left_pad.size()) == batch,
               "left_pad needs one entry per sequence");
   const auto& w = tok_embeddings->weight;

@@ -1,6 +1,6 @@
 // The `checkpoint:` section of a run config: how often to save, how many to keep, how to resume.
-// `resume` is a free string (auto | never | a path) rather than a choice, because a path is a legal
-// value; whether the path exists is checked when resuming (resolve_resume), not while parsing.
+// `resume` is `auto`, `never` or a path, parsed into ResumeFrom at load (a path is a legal value, so
+// it is not a plain choice); whether the path exists is checked when resuming (resolve_resume).
 #pragma once
 
 #include <cstdint>
@@ -10,10 +10,20 @@
 
 namespace ibllm::checkpoint {
 
+struct ResumeFrom {
+  enum class Mode { kAuto, kNever, kPath };
+  Mode mode = Mode::kAuto;  // kAuto: the newest complete checkpoint of the run, if any
+  std::string path;         // kPath: a checkpoint dir, a checkpoints/ dir or a run dir
+
+  // "auto" | "never" | anything else = a path (the YAML spelling, for the resolved config).
+  static ResumeFrom parse(const std::string& value);
+  std::string str() const;
+};
+
 struct CheckpointConfig {
   int64_t every_steps = 0;      // 0: only at the end (and on SIGTERM/SIGINT)
   int64_t keep_last = 3;        // 0 = keep all
-  std::string resume = "auto";  // auto | never | <checkpoint dir, checkpoints/ dir or run dir>
+  ResumeFrom resume;            // auto | never | <checkpoint dir, checkpoints/ dir or run dir>
   bool save_optimizer = true;
 };
 

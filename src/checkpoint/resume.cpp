@@ -28,7 +28,7 @@ std::vector<fs::path> step_dirs(const fs::path& dir) {
 std::optional<fs::path> resolve_resume(const CheckpointConfig& cfg, const fs::path& run_dir,
                                        std::vector<std::string>* report) {
   const fs::path cps = run_dir / "checkpoints";
-  if (cfg.resume == "never") {
+  if (cfg.resume.mode == ResumeFrom::Mode::kNever) {
     const auto existing = step_dirs(cps);
     if (!existing.empty()) {
       throw CheckpointError(
@@ -39,7 +39,7 @@ std::optional<fs::path> resolve_resume(const CheckpointConfig& cfg, const fs::pa
     }
     return std::nullopt;
   }
-  if (cfg.resume == "auto") {
+  if (cfg.resume.mode == ResumeFrom::Mode::kAuto) {
     std::vector<std::string> found;
     auto latest = find_latest_checkpoint(cps, &found);
     for (const auto& line : found) spdlog::warn("checkpoint: skipped {}", line);
@@ -59,7 +59,7 @@ std::optional<fs::path> resolve_resume(const CheckpointConfig& cfg, const fs::pa
     }
     return std::nullopt;
   }
-  const fs::path dir = resolve_checkpoint_dir(cfg.resume, report);
+  const fs::path dir = resolve_checkpoint_dir(cfg.resume.path, report);
   spdlog::info("checkpoint: resuming from {}", dir.string());
   return dir;
 }

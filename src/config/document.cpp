@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <type_traits>
 
@@ -314,6 +315,32 @@ std::string Document::resolved_yaml() const {
   return std::string(out.c_str()) + "\n";
 }
 
+std::vector<std::string> Document::known_keys() const {
+  std::set<std::string> all;
+  for (const auto& [path, keys] : state_->known) {
+    std::string p;
+    for (size_t i = 0; i < path.size(); ++i) {  // "[3]" -> "[*]"
+      if (path[i] == '[') {
+        const size_t close = path.find(']', i);
+        p += "[*]";
+        i = close == std::string::npos ? path.size() : close;
+      } else {
+        p += path[i];
+      }
+    }
+    for (const auto& k : keys) all.insert(p.empty() ? k : p + "." + k);
+  }
+  std::vector<std::string> leaves;
+  for (const auto& k : all) {  // a key that holds other keys is a section, not a leaf
+    auto has_child = [&](const std::string& prefix) {
+      auto it = all.lower_bound(prefix);
+      return it != all.end() && it->compare(0, prefix.size(), prefix) == 0;
+    };
+    if (!has_child(k + ".") && !has_child(k + "[")) leaves.push_back(k);
+  }
+  return leaves;
+}
+
 // ------------------------------------------------------------------------------------ Section
 
 std::string Bounds::describe() const {
@@ -353,6 +380,12 @@ std::vector<std::string> Section::keys() const {
   if (doc_->lookup(path_, n) && n.IsMap())
     for (const auto& kv : n) out.push_back(kv.first.as<std::string>());
   return out;
+}
+
+void Section::renamed(const std::string& old_key, const std::string& new_key) {
+  if (!has(old_key)) return;
+  doc_->note_known(path_, old_key);
+  fail(old_key, "renamed to " + new_key + " (same meaning); rename the key");
 }
 
 void Section::fail(const std::string& key, const std::string& message) {

@@ -27,6 +27,10 @@ class Document {
   // The resolved configuration (every key that was read, with defaults filled in) as YAML.
   // Parsing this text again yields the same resolved text (round-trip stable).
   std::string resolved_yaml() const;
+  // Every leaf key a parser asked for, dotted, list indices written `[*]` ("data.sources[*].kind"),
+  // sorted: the schema as the parsers walked it (tests/unit/config_docs_test.cpp checks that each
+  // one is documented in docs/config.md).
+  std::vector<std::string> known_keys() const;
   const std::string& name() const;
 
  private:

@@ -70,6 +70,9 @@ class Section {
   std::vector<std::string> keys() const;
   bool has(const std::string& key) const;
 
+  // A key that was renamed: when `old_key` is present, one error saying to use `new_key` (and the
+  // old key is not reported again as unknown).
+  void renamed(const std::string& old_key, const std::string& new_key);
   // A consistency error about `key` (located at the key if present, else at its nearest parent).
   // `key` may be a relative path such as "sources[1].path".
   void fail(const std::string& key, const std::string& message);

@@ -6,27 +6,34 @@
 #include <cstdlib>
 
 #include "src/core/error.h"
+#include "src/core/strings.h"
 
 namespace ibllm::core {
 
-spdlog::level::level_enum parse_log_level(const std::string& level) {
-  if (level == "trace") return spdlog::level::trace;
-  if (level == "debug") return spdlog::level::debug;
-  if (level == "info") return spdlog::level::info;
-  if (level == "warn") return spdlog::level::warn;
-  if (level == "error") return spdlog::level::err;
-  if (level == "off") return spdlog::level::off;
-  throw ConfigError("unknown log level '" + level + "'",
-                    "use one of trace, debug, info, warn, error, off");
+const ChoiceTable<spdlog::level::level_enum>& log_level_names() {
+  static const ChoiceTable<spdlog::level::level_enum> t = {
+      {"trace", spdlog::level::trace}, {"debug", spdlog::level::debug},
+      {"info", spdlog::level::info},   {"warn", spdlog::level::warn},
+      {"error", spdlog::level::err},   {"off", spdlog::level::off}};
+  return t;
 }
 
-std::string effective_log_level(const std::string& configured) {
+spdlog::level::level_enum parse_log_level(const std::string& level, const std::string& what) {
+  std::vector<std::string> names;
+  for (const auto& [name, value] : log_level_names()) {
+    if (name == level) return value;
+    names.push_back(name);
+  }
+  throw ConfigError("unknown " + what + " '" + level + "'", "use one of " + join(names, ", "));
+}
+
+spdlog::level::level_enum effective_log_level(spdlog::level::level_enum configured) {
   const char* env = std::getenv("IBLLM_LOG_LEVEL");
-  return env && *env ? std::string(env) : configured;
+  return env && *env ? parse_log_level(env, "IBLLM_LOG_LEVEL") : configured;
 }
 
 void init_logging(const LogOptions& opts) {
-  auto level = parse_log_level(effective_log_level(opts.level));
+  auto level = effective_log_level(opts.level);
   auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>("ibllm", sink);
   if (opts.world_size > 1) {

@@ -72,13 +72,15 @@ void LocalCommunicator::broadcast(std::vector<at::Tensor>&, int64_t root) {
 }
 
 std::string resolve_backend(const DistConfig& cfg, at::Device device) {
-  if (cfg.backend == "auto") return device.is_cuda() ? "nccl" : "gloo";
-  if (cfg.backend == "nccl" && !device.is_cuda())
+  switch (cfg.backend) {
+    case Backend::kAuto: return device.is_cuda() ? "nccl" : "gloo";
+    case Backend::kGloo: return "gloo";
+    case Backend::kNccl: break;
+  }
+  if (!device.is_cuda())
     throw ConfigError("dist.backend is nccl but the training device is " + device.str(),
                       "use dist.backend: gloo (or auto) for CPU training");
-  if (cfg.backend != "nccl" && cfg.backend != "gloo")
-    throw ConfigError("dist.backend '" + cfg.backend + "' is not one of auto, nccl, gloo");
-  return cfg.backend;
+  return "nccl";
 }
 
 namespace {

@@ -3,9 +3,15 @@
 
 namespace ibllm::dist {
 
+const core::ChoiceTable<Backend>& backend_names() {
+  static const core::ChoiceTable<Backend> t = {
+      {"auto", Backend::kAuto}, {"nccl", Backend::kNccl}, {"gloo", Backend::kGloo}};
+  return t;
+}
+
 DistConfig parse_dist_config(config::Section s) {
   DistConfig c;
-  s.choice("backend", c.backend, {"auto", "nccl", "gloo"});
+  s.choice("backend", c.backend, backend_names());
   s.field("timeout_s", c.timeout_s, config::at_least(1));
   s.field("master_addr", c.master_addr);
   s.field("master_port", c.master_port, config::between(0, 65535));

@@ -7,11 +7,16 @@
 #include <string>
 
 #include "src/config/section.h"
+#include "src/core/choice_table.h"
 
 namespace ibllm::dist {
 
+// dist.backend: kAuto = NCCL on CUDA, Gloo on the CPU.
+enum class Backend { kAuto, kNccl, kGloo };
+const core::ChoiceTable<Backend>& backend_names();  // auto, nccl, gloo
+
 struct DistConfig {
-  std::string backend = "auto";  // auto (nccl on cuda, gloo on cpu) | nccl | gloo
+  Backend backend = Backend::kAuto;
   int64_t timeout_s = 600;       // collectives and rendezvous
   std::string master_addr;       // overrides MASTER_ADDR / the Slurm node list when set
   int64_t master_port = 0;       // overrides MASTER_PORT / the Slurm default when > 0

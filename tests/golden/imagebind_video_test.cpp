@@ -43,7 +43,7 @@ TEST_CASE("video: temporal indices and crop offsets", "[imagebind][video]") {
 }
 
 #if IBLLM_WITH_OPENCV
-TEST_CASE("video decode: 5 clips x 3 crops from an MJPG file, first/last frame per clip", "[imagebind][video]") {
+TEST_CASE("video decode: 5 clips x 3 crops from an MJPG file, first/last frame per clip", "[imagebind][video][skips]") {
   auto dir = ibllm::test::scratch_dir("video");
   const std::string path = (dir / "ramp.avi").string();
   const int fps = 10, n = 60;  // 6 s: clips start at 0, 1, 2, 3, 4 s

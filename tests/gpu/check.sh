@@ -48,7 +48,7 @@ step() {  # step <name> <command...>: bounded, timed, never stops the script
     step "bench pretrain_7b b4,16" "$B" bench configs/pretrain_7b.yaml --batch-sizes 4,16 $W
     step "bench finetune_7b b4" "$B" bench configs/finetune_7b.yaml --batch-sizes 4 $W
     step "bench decode b1" "$B" bench configs/finetune_7b.yaml --decode --batch-sizes 1 \
-      --set generation.max_gen_len=64 $W
+      --set generation.max_new_tokens=64 $W
     step "bench pretrain_7b grad_sync (NCCL group of one)" "$B" bench configs/pretrain_7b.yaml \
       --batch-sizes 4 --set bench.grad_sync=true $W
   fi

@@ -240,7 +240,7 @@ TEST_CASE("ddp: bench times the synced step: a group of one, and 2 ranks with Ze
 }
 
 TEST_CASE("ddp: launch/torchrun.sh (torchrun --no-python, 2 ranks) equals launch/local.sh",
-          "[ddp][integration][torchrun]") {
+          "[ddp][integration][torchrun][skips]") {
   // The torchrun of the torch wheel that launch/install_deps.sh puts into .venv/ (2.15).
   const std::string py = (ibllm::test::source_dir() / ".venv/bin/python").string();
   if (run_shell("'" + py + "' -c 'import torch.distributed.run' 2>/dev/null").code != 0)
@@ -293,7 +293,7 @@ class TwoNodes {
 }  // namespace
 
 TEST_CASE("ddp: two nodes (network namespaces, non-loopback master) train like local.sh",
-          "[ddp][integration][netns]") {
+          "[ddp][integration][netns][skips]") {
   TwoNodes nodes;
   if (!nodes.ok()) IBLLM_SKIP("cannot create network namespaces (needs root and iproute2)");
   auto out = ibllm::test::scratch_dir("ddp_netns");

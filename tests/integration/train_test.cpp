@@ -229,7 +229,7 @@ TEST_CASE("train: bench prints one JSON line per batch size", "[train][integrati
   }
 }
 
-TEST_CASE("train: export writes official-key delta files that Python's torch.load reads", "[train][integration][export]") {
+TEST_CASE("train: export writes official-key delta files that Python's torch.load reads", "[train][integration][export][skips]") {
   auto out = ibllm::test::scratch_dir("train_export");
   REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(out, 2)).code == 0);
   const auto ck = out / "tiny_pretrain" / "checkpoints" / "step_2";

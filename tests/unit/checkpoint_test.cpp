@@ -26,6 +26,7 @@
 #include "src/checkpoint/resume.h"
 #include "src/checkpoint/rng_state.h"
 #include "src/checkpoint/stop_signal.h"
+#include "src/checkpoint/training_state.h"
 #include "src/config/document.h"
 #include "src/core/error.h"
 #include "tests/support/catch.h"
@@ -370,7 +371,7 @@ TEST_CASE("checkpoint: resolve_resume for auto, never and paths", "[checkpoint]"
   CheckpointConfig cfg;
   std::vector<std::string> report;
   CHECK_FALSE(resolve_resume(cfg, run, &report));  // fresh run: nothing to resume
-  cfg.resume = "never";
+  cfg.resume = checkpoint::ResumeFrom::parse("never");
   CHECK_FALSE(resolve_resume(cfg, run, &report));
 
   CheckpointStore store(run, keep(0));
@@ -378,33 +379,33 @@ TEST_CASE("checkpoint: resolve_resume for auto, never and paths", "[checkpoint]"
   store.save(6, make_contents(6));
   CHECK(has(error_of([&] { resolve_resume(cfg, run, &report); }), "already holds 2 checkpoint(s)"));
 
-  cfg.resume = "auto";
+  cfg.resume = checkpoint::ResumeFrom::parse("auto");
   CHECK(*resolve_resume(cfg, run, &report) == cps / "step_6");
-  cfg.resume = (cps / "step_5").string();
+  cfg.resume = checkpoint::ResumeFrom::parse((cps / "step_5").string());
   CHECK(*resolve_resume(cfg, run, &report) == cps / "step_5");
-  cfg.resume = cps.string();
+  cfg.resume = checkpoint::ResumeFrom::parse(cps.string());
   CHECK(*resolve_resume(cfg, run, &report) == cps / "step_6");
-  cfg.resume = run.string();
+  cfg.resume = checkpoint::ResumeFrom::parse(run.string());
   CHECK(*resolve_resume(cfg, fs::path("/elsewhere"), &report) == cps / "step_6");
 
-  cfg.resume = (run / "nope").string();
+  cfg.resume = checkpoint::ResumeFrom::parse((run / "nope").string());
   auto msg = error_of([&] { resolve_resume(cfg, run, &report); });
   CHECK(has(msg, (run / "nope").string() + ": no such checkpoint"));
-  cfg.resume = run.parent_path().string();  // exists but holds no checkpoints
+  cfg.resume = checkpoint::ResumeFrom::parse(run.parent_path().string());  // exists but holds no checkpoints
   CHECK(has(error_of([&] { resolve_resume(cfg, run, &report); }), "not a checkpoint directory"));
 
   fs::remove(cps / "step_5" / "config.yaml");
-  cfg.resume = (cps / "step_5").string();
+  cfg.resume = checkpoint::ResumeFrom::parse((cps / "step_5").string());
   msg = error_of([&] { resolve_resume(cfg, run, &report); });
   CHECK(has(msg, "step_5: not a complete checkpoint: config.yaml is missing"));
-  cfg.resume = cps.string();  // a checkpoints/ directory: the newest complete one, others reported
+  cfg.resume = checkpoint::ResumeFrom::parse(cps.string());  // a checkpoints/ directory: the newest complete one, others reported
   report.clear();
   CHECK(*resolve_resume(cfg, run, &report) == cps / "step_6");
   CHECK(any_has(report, "step_5", "config.yaml is missing"));
 
   // Auto with checkpoints that are all broken refuses to start from scratch.
   fs::resize_file(cps / "step_6" / "state.json", 3);
-  cfg.resume = "auto";
+  cfg.resume = checkpoint::ResumeFrom::parse("auto");
   msg = error_of([&] { resolve_resume(cfg, run, &report); });
   CHECK(has(msg, "none is complete; refusing to start from scratch"));
   CHECK(has(msg, "step_6: state.json has 3 bytes"));
@@ -459,7 +460,7 @@ TEST_CASE("checkpoint: config section", "[checkpoint]") {
     REQUIRE_NOTHROW(doc.finish());
     CHECK(c.every_steps == 0);
     CHECK(c.keep_last == 3);
-    CHECK(c.resume == "auto");
+    CHECK(c.resume.mode == ibllm::checkpoint::ResumeFrom::Mode::kAuto);
     CHECK(c.save_optimizer);
   }
   {
@@ -471,7 +472,8 @@ TEST_CASE("checkpoint: config section", "[checkpoint]") {
     REQUIRE_NOTHROW(doc.finish());
     CHECK(c.every_steps == 50);
     CHECK(c.keep_last == 0);
-    CHECK(c.resume == "runs/a/checkpoints");
+    CHECK(c.resume.mode == ibllm::checkpoint::ResumeFrom::Mode::kPath);
+    CHECK(c.resume.path == "runs/a/checkpoints");
     CHECK_FALSE(c.save_optimizer);
   }
   auto doc = config::Document::from_string(
@@ -599,7 +601,7 @@ TEST_CASE("checkpoint: a save that fails leaves no partial directory behind", "[
 
 // Hidden throughput check behind the numbers in the docs:
 //   IBLLM_CKPT_BENCH_MB=256 ./build/ibllm_tests "checkpoint bench*"
-TEST_CASE("checkpoint bench: save/verify/load throughput", "[.bench]") {
+TEST_CASE("checkpoint bench: save/verify/load throughput", "[.bench][skips]") {
   const char* mb_env = std::getenv("IBLLM_CKPT_BENCH_MB");
   if (mb_env == nullptr)
     IBLLM_SKIP("set IBLLM_CKPT_BENCH_MB (MiB per tensor; 3 tensors are saved)");
@@ -629,4 +631,47 @@ TEST_CASE("checkpoint bench: save/verify/load throughput", "[.bench]") {
       "find_latest verify %.2f s (%.0f MiB/s) | load %.2f s (%.0f MiB/s, incl. verify)\n",
       total_mb, save_s, total_mb / save_s, verify_s, total_mb / verify_s, load_s,
       total_mb / load_s);
+}
+
+TEST_CASE("state.json: a damaged file names the file and the key", "[checkpoint]") {
+  using ibllm::checkpoint::parse_training_state;
+  using ibllm::checkpoint::TrainingState;
+  TrainingState s;
+  s.step = 7;
+  s.epoch = 1;
+  s.cursor = 12;
+  s.global_batch = 4;
+  s.world_size = 2;
+  s.reason = "every_steps";
+  s.rng = nlohmann::json::array({nlohmann::json::object(), nlohmann::json::object()});
+  const auto back = parse_training_state(ibllm::checkpoint::to_json(s), "ck/state.json");
+  CHECK(back.step == 7);
+  CHECK(back.cursor == 12);
+  CHECK(back.world_size == 2);
+  CHECK(back.reason == "every_steps");
+  CHECK(back.rng.size() == 2);
+  auto error_of = [](nlohmann::json j) {
+    try {
+      parse_training_state(j, "runs/x/checkpoints/step_7/state.json");
+    } catch (const ibllm::CheckpointError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto good = ibllm::checkpoint::to_json(s);
+  auto missing = good;
+  missing.erase("step");
+  CHECK(error_of(missing) == "runs/x/checkpoints/step_7/state.json: key 'step' is missing");
+  auto wrong = good;
+  wrong["cursor"] = "12";
+  CHECK(error_of(wrong) ==
+        "runs/x/checkpoints/step_7/state.json: key 'cursor' must be an integer, found string \"12\"");
+  auto negative = good;
+  negative["epoch"] = -1;
+  CHECK(error_of(negative) ==
+        "runs/x/checkpoints/step_7/state.json: key 'epoch' is -1, expected at least 0");
+  auto rng = good;
+  rng["rng"] = 3;
+  CHECK(error_of(rng).find("key 'rng' must be a list") != std::string::npos);
+  CHECK(error_of(nlohmann::json::array()).find("expected a JSON object") != std::string::npos);
 }

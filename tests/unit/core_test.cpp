@@ -48,12 +48,13 @@ TEST_CASE("core: registry lists known kinds for an unknown one", "[core]") {
 }
 
 TEST_CASE("core: non-zero ranks log warnings and errors only", "[core][logging]") {
-  core::init_logging({0, 2, "debug"});
+  core::init_logging({0, 2, spdlog::level::debug});
   CHECK(spdlog::default_logger()->level() == spdlog::level::debug);
-  core::init_logging({1, 2, "debug"});
+  core::init_logging({1, 2, spdlog::level::debug});
   CHECK(spdlog::default_logger()->level() == spdlog::level::warn);
-  core::init_logging({1, 2, "error"});
+  core::init_logging({1, 2, spdlog::level::err});
   CHECK(spdlog::default_logger()->level() == spdlog::level::err);
-  CHECK_THROWS_AS(core::init_logging({0, 1, "loud"}), ConfigError);
-  core::init_logging({0, 1, "info"});
+  CHECK_THROWS_AS(core::parse_log_level("loud"), ConfigError);
+  CHECK(core::parse_log_level("warn") == spdlog::level::warn);
+  core::init_logging({0, 1, spdlog::level::info});
 }

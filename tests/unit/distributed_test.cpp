@@ -75,7 +75,7 @@ std::string config_error(const std::function<void()>& f) {
 
 DistConfig gloo_config(int64_t timeout_s = 30) {
   DistConfig c;
-  c.backend = "gloo";
+  c.backend = ibllm::dist::Backend::kGloo;
   c.timeout_s = timeout_s;
   return c;
 }
@@ -163,7 +163,7 @@ TEST_CASE("dist config parses the dist: section strictly", "[dist]") {
     CHECK(c.zero_stage == 1);
     CHECK(DistConfig{}.overlap);
     CHECK(DistConfig{}.zero_stage == 0);
-    CHECK(c.backend == "gloo");
+    CHECK(c.backend == ibllm::dist::Backend::kGloo);
     CHECK(c.timeout_s == 30);
     CHECK(c.master_addr == "node1");
     CHECK(c.master_port == 1234);
@@ -187,7 +187,7 @@ TEST_CASE("dist config parses the dist: section strictly", "[dist]") {
   CHECK(resolve_backend(DistConfig{}, at::Device(at::kCPU)) == "gloo");
   CHECK(resolve_backend(DistConfig{}, at::Device(at::kCUDA, 0)) == "nccl");
   DistConfig nccl;
-  nccl.backend = "nccl";
+  nccl.backend = ibllm::dist::Backend::kNccl;
   CHECK(config_error([&] { resolve_backend(nccl, at::Device(at::kCPU)); }).find("nccl") !=
         std::string::npos);
 }
@@ -336,7 +336,7 @@ TEST_CASE("dist buckets: dtype-homogeneous, ordered, capped", "[dist]") {
   CHECK(local.all_gather_strings("x") == std::vector<std::string>{"x"});
 }
 
-TEST_CASE("dist 2 Gloo ranks: all_reduce, broadcast, all_gather, barrier", "[dist]") {
+TEST_CASE("dist 2 Gloo ranks: all_reduce, broadcast, all_gather, barrier", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   const int port = test::free_port();
   const auto out = run_ranks(2, 60, [&](int rank) -> std::string {
@@ -373,7 +373,7 @@ TEST_CASE("dist 2 Gloo ranks: all_reduce, broadcast, all_gather, barrier", "[dis
   require_all_ok(out);
 }
 
-TEST_CASE("dist GradSync averages gradients over 2 and 3 Gloo ranks", "[dist]") {
+TEST_CASE("dist GradSync averages gradients over 2 and 3 Gloo ranks", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   for (int world : {2, 3}) {
     for (bool bf16_comm : {false, true}) {
@@ -388,7 +388,7 @@ TEST_CASE("dist GradSync averages gradients over 2 and 3 Gloo ranks", "[dist]") 
   }
 }
 
-TEST_CASE("dist broadcast_parameters makes differently initialised params identical", "[dist]") {
+TEST_CASE("dist broadcast_parameters makes differently initialised params identical", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   auto init = [](int rank) {
     at::manual_seed(rank);
@@ -414,7 +414,7 @@ TEST_CASE("dist broadcast_parameters makes differently initialised params identi
   require_all_ok(out);
 }
 
-TEST_CASE("dist signature mismatch: every rank throws a clean error naming it", "[dist]") {
+TEST_CASE("dist signature mismatch: every rank throws a clean error naming it", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   const int port = test::free_port();
   const auto out = run_ranks(3, 60, [&](int rank) -> std::string {
@@ -446,7 +446,7 @@ TEST_CASE("dist signature mismatch: every rank throws a clean error naming it", 
   }
 }
 
-TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", "[dist]") {
+TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   SECTION("a rank exits before the collective") {
     const int port = test::free_port();
@@ -504,7 +504,7 @@ TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", 
   }
 }
 
-TEST_CASE("dist measurement: all-reduce of 100 MB fp32 in 25 MB buckets, 2 Gloo ranks", "[dist]") {
+TEST_CASE("dist measurement: all-reduce of 100 MB fp32 in 25 MB buckets, 2 Gloo ranks", "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   const int port = test::free_port();
   const auto out = run_ranks(2, 120, [&](int rank) -> std::string {
@@ -537,7 +537,7 @@ TEST_CASE("dist measurement: all-reduce of 100 MB fp32 in 25 MB buckets, 2 Gloo 
 }
 
 TEST_CASE("dist torchrun agent store: every rank joins as a client under the attempt prefix",
-          "[dist]") {
+          "[dist][skips]") {
   IBLLM_REQUIRE_GLOO();
   // Rank 2 plays torchrun's agent (torch >= 2.4, TORCHELASTIC_USE_AGENT_STORE=True): it hosts
   // the TCPStore; ranks 0 and 1 must not start a second server on the same port.

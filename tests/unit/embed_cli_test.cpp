@@ -148,7 +148,7 @@ TEST_CASE("embed: directory input keys are relative paths", "[embed][cli]") {
   CHECK(cache.contains("orange_triangle.png"));
 }
 
-TEST_CASE("embed: text through the CLIP BPE tokenizer", "[embed][cli][clip]") {
+TEST_CASE("embed: text through the CLIP BPE tokenizer", "[embed][cli][clip][skips]") {
   IBLLM_REQUIRE_ASSET(vocab, "clip_bpe_simple_vocab_16e6.txt.gz");
   const fs::path dir = ibllm::test::scratch_dir("embed_text");
   const fs::path list = dir / "texts.txt";
@@ -183,7 +183,7 @@ TEST_CASE("embed: text through the CLIP BPE tokenizer", "[embed][cli][clip]") {
 }
 
 #if IBLLM_WITH_OPENCV
-TEST_CASE("embed: video clips are averaged and re-normalised", "[embed][cli]") {
+TEST_CASE("embed: video clips are averaged and re-normalised", "[embed][cli][skips]") {
   const fs::path dir = ibllm::test::scratch_dir("embed_video");
   const fs::path video = dir / "ramp.avi";
   {

@@ -48,7 +48,7 @@ TEST_CASE("export: any other --dtype is a usage error with one message", "[expor
   train::ExportOptions o;
   o.out_dir = test::scratch_dir("export_dtype").string();
   o.dtype = "fp64";
-  CHECK_THROWS_AS(train::export_weights(train::RunConfig{}, o), UsageError);
+  CHECK_THROWS_AS(train::check_export_options(o), UsageError);
 }
 
 TEST_CASE("export: the command exits 2 for a bad --dtype", "[export][cli]") {

@@ -70,7 +70,7 @@ TEST_CASE("trainable: presets select exactly the reference sets (7B counts)", "[
   }
 
   models::ImageBindLlm fin(seven_b(true), at::Device(at::kMeta));
-  tc.preset = "finetune";
+  tc.preset = ibllm::models::TrainablePreset::kFinetune;
   auto f = models::select_trainable(*fin, tc);
   CHECK(f.trainable_params == 41340928);  // biases, LoRA-16 and norms of the 32 layers + norm
   for (const auto& n : f.names) {
@@ -88,9 +88,9 @@ TEST_CASE("trainable: presets select exactly the reference sets (7B counts)", "[
 TEST_CASE("trainable: a pattern that selects nothing is a config error", "[imagebind_llm]") {
   models::ImageBindLlm m(tiny(false));
   models::TrainableConfig tc;
-  tc.preset = "finetune";
+  tc.preset = ibllm::models::TrainablePreset::kFinetune;
   CHECK_THROWS_AS(models::select_trainable(*m, tc), ConfigError);
-  tc.preset = "pretrain";
+  tc.preset = ibllm::models::TrainablePreset::kPretrain;
   tc.exclude = {"nothing.*"};
   CHECK_THROWS_WITH(models::select_trainable(*m, tc), Catch::Contains("exclude 'nothing.*'"));
 }
@@ -100,7 +100,7 @@ TEST_CASE("trainable: apply sets requires_grad and fp32 masters only on the set"
   auto cfg = tiny(true);
   models::ImageBindLlm m(cfg, at::kCPU, at::kBFloat16);
   models::TrainableConfig tc;
-  tc.preset = "finetune";
+  tc.preset = ibllm::models::TrainablePreset::kFinetune;
   auto r = models::apply_trainable(*m, tc);
   for (const auto& p : m->named_parameters(true)) {
     const bool trainable = std::find(r.names.begin(), r.names.end(), p.key()) != r.names.end();

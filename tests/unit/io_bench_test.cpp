@@ -20,7 +20,7 @@
 
 using namespace ibllm::io;
 
-TEST_CASE("io benchmark phase", "[io][.bench]") {
+TEST_CASE("io benchmark phase", "[io][.bench][skips]") {
   const char* phase_env = std::getenv("IBLLM_IO_BENCH_PHASE");
   const char* pth = std::getenv("IBLLM_IO_BENCH_PTH");
   const char* out = std::getenv("IBLLM_IO_BENCH_OUT");

@@ -390,7 +390,7 @@ TEST_CASE("write_pth to an unwritable path names the path", "[io][pth_writer]") 
 }
 
 TEST_CASE("Python torch.load reads write_pth output, also with weights_only=True",
-          "[io][pth_writer]") {
+          "[io][pth_writer][skips]") {
   const auto why = python_unavailable();
   if (!why.empty()) IBLLM_SKIP(why);
   const auto dir = ibllm::test::scratch_dir("pth_writer_python");
@@ -428,7 +428,7 @@ TEST_CASE("Python torch.load reads write_pth output, also with weights_only=True
 }
 
 TEST_CASE("Python parses write_safetensors output by hand and finds the exact values",
-          "[io][pth_writer]") {
+          "[io][pth_writer][skips]") {
   const auto why = python_unavailable();
   if (!why.empty()) IBLLM_SKIP(why);
   const auto dir = ibllm::test::scratch_dir("pth_writer_safetensors");

@@ -71,8 +71,8 @@ TEST_CASE("attention: a tiny GQA LLaMA gives the same logits with SDPA and math"
   auto cfg = llama_preset("tiny");
   cfg.n_kv_heads = cfg.n_heads / 2;
   auto math_cfg = cfg, sdpa_cfg = cfg;
-  math_cfg.attention = "math";
-  sdpa_cfg.attention = "sdpa";
+  math_cfg.attention = AttentionChoice::kMath;
+  sdpa_cfg.attention = AttentionChoice::kSdpa;
   Llama a(math_cfg), b(sdpa_cfg);
   at::manual_seed(5);
   a->reset_parameters();

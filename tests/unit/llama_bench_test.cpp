@@ -27,7 +27,7 @@ TEST_CASE("llama bench: batched KV-cache decode tokens/s", "[.bench]") {
     std::vector<at::Tensor> adapters(cfg.n_layers, at::randn({B, 1, cfg.dim}, opts));
     GenerationConfig gc;
     gc.temperature = 0.0;
-    gc.max_gen_len = 64;
+    gc.max_new_tokens = 64;
     gc.eos_id = -1;
     generate(*m, prompts, adapters, gc);  // warm-up
     auto t0 = std::chrono::steady_clock::now();

@@ -119,19 +119,54 @@ TEST_CASE("llama config: YAML errors are collected with their keys", "[llama]") 
 }
 
 TEST_CASE("llama config: generation options", "[llama]") {
-  auto doc = config::Document::from_string("temperature: 0\ntop_p: 0.9\nmax_gen_len: 64\nseed: 7\n",
+  auto doc = config::Document::from_string("temperature: 0\ntop_p: 0.9\nmax_new_tokens: 64\nseed: 7\n",
                                            "gen.yaml");
   auto g = parse_generation_config(doc.root());
   REQUIRE_NOTHROW(doc.finish());
   CHECK(g.temperature == 0.0);
   CHECK(g.top_p == 0.9);
-  CHECK(g.max_gen_len == 64);
+  CHECK(g.max_new_tokens == 64);
   CHECK(g.seed == 7);
   GenerationConfig defaults;
   CHECK(defaults.temperature == 0.1);
   CHECK(defaults.top_p == 0.75);
-  CHECK(defaults.max_gen_len == 256);
-  auto bad = config::Document::from_string("top_p: 0\nmax_gen_len: 0\ntemperature: -1\n", "g.yaml");
+  CHECK(defaults.max_new_tokens == 256);
+  auto bad = config::Document::from_string("top_p: 0\nmax_new_tokens: 0\ntemperature: -1\n", "g.yaml");
   parse_generation_config(bad.root());
-  CHECK_THROWS_AS(bad.finish(), ConfigError);
+  try {
+    bad.finish();
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(m.find("g.yaml:1:8: top_p: value 0 is out of range (0, 1]") != std::string::npos);
+    CHECK(m.find("max_new_tokens: value 0 is out of range [1, inf)") != std::string::npos);
+    CHECK(m.find("temperature: value -1 is out of range [0, inf)") != std::string::npos);
+  }
+  // The reference's name for the length is an error that names the new key, reported once.
+  auto old = config::Document::from_string("max_gen_len: 64\n", "old.yaml");
+  parse_generation_config(old.root());
+  try {
+    old.finish();
+    FAIL("expected a ConfigError");
+  } catch (const ConfigError& e) {
+    const std::string m = e.what();
+    INFO(m);
+    CHECK(m.find("max_gen_len: renamed to max_new_tokens") != std::string::npos);
+    CHECK(m.find("unknown") == std::string::npos);
+  }
+}
+
+TEST_CASE("llama config: one range check for every way sampling is given", "[llama]") {
+  GenerationConfig g;
+  CHECK(sampling_problems(g).empty());
+  g.top_p = 1.5;
+  g.max_new_tokens = 0;
+  auto p = sampling_problems(g);
+  REQUIRE(p.size() == 2);
+  CHECK(p[0].key == "max_new_tokens");
+  CHECK(p[0].message == "value 0 is out of range [1, inf)");
+  CHECK(p[1].key == "top_p");
+  CHECK(p[1].message == "value 1.5 is out of range (0, 1]");
+  CHECK(sampling_flag("max_new_tokens") == "--max-new-tokens");
 }

@@ -14,7 +14,7 @@ using namespace ibllm::test::llama;
 
 namespace {
 
-Llama tiny_on(const at::TensorOptions& opts, const std::string& attention,
+Llama tiny_on(const at::TensorOptions& opts, AttentionChoice attention,
               const std::map<std::string, at::Tensor>& w) {
   auto cfg = llama_preset("tiny");
   cfg.w_bias = cfg.w_lora = true;
@@ -35,8 +35,8 @@ TEST_CASE("llama gpu: CUDA fp32/bf16 and SDPA agree with the CPU reference", "[c
   auto tokens = c.at("tokens").to(cuda);
   auto adapters = adapters_from(c.at("visual").to(cuda), c.at("prefix").to(cuda));
   auto want = c.at("logits_full");
-  auto math = tiny_on(at::TensorOptions().device(cuda), "math", w);
-  auto fast = tiny_on(at::TensorOptions().device(cuda), "auto", w);
+  auto math = tiny_on(at::TensorOptions().device(cuda), AttentionChoice::kMath, w);
+  auto fast = tiny_on(at::TensorOptions().device(cuda), AttentionChoice::kAuto, w);
   // CUDA fp32 GEMMs (no TF32 for matmul by default) differ from CPU only in summation order
   IBLLM_CHECK_TENSOR(math->forward(tokens, adapters).cpu(), want, 1e-4, 1e-4);
   IBLLM_CHECK_TENSOR(fast->forward(tokens, adapters).cpu(), want, 1e-4, 1e-4);
@@ -51,7 +51,7 @@ TEST_CASE("llama gpu: CUDA fp32/bf16 and SDPA agree with the CPU reference", "[c
                        math->forward_cached(t, cm, terms_m).cpu(), 1e-4, 1e-4);
   }
   // bf16 base weights, fp32 deltas: within a bf16 tolerance of the fp32 reference
-  auto bf = tiny_on(at::TensorOptions().device(cuda).dtype(at::kBFloat16), "auto", w);
+  auto bf = tiny_on(at::TensorOptions().device(cuda).dtype(at::kBFloat16), AttentionChoice::kAuto, w);
   auto got = bf->forward(tokens, adapters).cpu();
   const double range = want.abs().max().item<double>();
   const double err = (got - want).abs().max().item<double>();

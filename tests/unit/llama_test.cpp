@@ -22,7 +22,7 @@ namespace {
 LlamaConfig tiny_cfg(bool deltas = true) {
   auto c = llama_preset("tiny");
   c.w_bias = c.w_lora = deltas;
-  c.attention = "math";
+  c.attention = models::AttentionChoice::kMath;
   return c;
 }
 
@@ -142,7 +142,7 @@ TEST_CASE("llama: batched generation equals per-sample generation", "[llama]") {
     GenerationConfig gc;
     gc.temperature = temperature;
     gc.top_p = 0.9;
-    gc.max_gen_len = 8;
+    gc.max_new_tokens = 8;
     gc.eos_id = 2;
     gc.seed = 1234;
     auto batched = generate(*m, prompts, adapters, gc);
@@ -164,7 +164,7 @@ TEST_CASE("llama: greedy generation follows the argmax of the full forward", "[l
   auto m = random_model(51);
   GenerationConfig gc;
   gc.temperature = 0.0;
-  gc.max_gen_len = 5;
+  gc.max_new_tokens = 5;
   gc.eos_id = -1;  // never stops early
   std::vector<int64_t> prompt = {1, 17, 33};
   auto out = generate(*m, {prompt}, {}, gc).tokens[0];

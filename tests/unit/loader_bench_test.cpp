@@ -13,7 +13,7 @@
 
 using namespace ibllm::data;
 
-TEST_CASE("loader throughput on a synthetic JPEG set", "[.bench][loader]") {
+TEST_CASE("loader throughput on a synthetic JPEG set", "[.bench][loader][skips]") {
   const char* dir = std::getenv("IBLLM_DATA_BENCH_DIR");
   if (!dir) IBLLM_SKIP("set IBLLM_DATA_BENCH_DIR (see tests/golden/gen/data_loader_bench.py)");
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");

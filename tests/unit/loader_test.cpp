@@ -85,7 +85,7 @@ double toy_loss(const Batch& b) {
 
 }  // namespace
 
-TEST_CASE("worker count and prefetch depth do not change the batches", "[loader]") {
+TEST_CASE("worker count and prefetch depth do not change the batches", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   DataConfig c = demo_config();
@@ -113,7 +113,7 @@ TEST_CASE("worker count and prefetch depth do not change the batches", "[loader]
   CHECK(differs);
 }
 
-TEST_CASE("resume from a saved cursor yields exactly the remaining batches", "[loader]") {
+TEST_CASE("resume from a saved cursor yields exactly the remaining batches", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   DataConfig c = demo_config();
@@ -130,7 +130,7 @@ TEST_CASE("resume from a saved cursor yields exactly the remaining batches", "[l
 }
 
 TEST_CASE("corrupt and missing images are skipped, counted and located; too many abort",
-          "[loader]") {
+          "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   auto dir = ibllm::test::scratch_dir("loader_corrupt");
@@ -174,7 +174,7 @@ TEST_CASE("corrupt and missing images are skipped, counted and located; too many
   }
 }
 
-TEST_CASE("text-only samples: zero image (reference) or no visual", "[loader]") {
+TEST_CASE("text-only samples: zero image (reference) or no visual", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   DataConfig c = demo_config();
@@ -193,7 +193,7 @@ TEST_CASE("text-only samples: zero image (reference) or no visual", "[loader]") 
   CHECK(n[0].tokens.equal(b[0].tokens));
 }
 
-TEST_CASE("feature-cached batches carry the cached embeddings", "[loader]") {
+TEST_CASE("feature-cached batches carry the cached embeddings", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   auto dir = ibllm::test::scratch_dir("loader_features");
@@ -220,7 +220,7 @@ TEST_CASE("feature-cached batches carry the cached embeddings", "[loader]") {
   for (int64_t i = 0; i < 6; ++i) CHECK(b[0].features[i].equal(emb[b[0].indices[i]]));
 }
 
-TEST_CASE("truncations are counted; fixed and dynamic padding give the same loss", "[loader]") {
+TEST_CASE("truncations are counted; fixed and dynamic padding give the same loss", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   for (MaskMode mode : {MaskMode::kReference, MaskMode::kExact}) {
@@ -251,7 +251,7 @@ TEST_CASE("truncations are counted; fixed and dynamic padding give the same loss
   }
 }
 
-TEST_CASE("a stalled read times out with a DataError instead of hanging", "[loader]") {
+TEST_CASE("a stalled read times out with a DataError instead of hanging", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   auto dir = ibllm::test::scratch_dir("loader_stall");
@@ -287,7 +287,7 @@ TEST_CASE("a stalled read times out with a DataError instead of hanging", "[load
   CHECK(!l.next(kTimeout).has_value());
 }
 
-TEST_CASE("the bundled demo data loads from a YAML data section", "[loader]") {
+TEST_CASE("the bundled demo data loads from a YAML data section", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   const std::string root = ibllm::test::source_dir().string();
   auto doc =
@@ -322,7 +322,7 @@ TEST_CASE("the bundled demo data loads from a YAML data section", "[loader]") {
   CHECK(l.stats().skipped == 0);
 }
 
-TEST_CASE("evaluation loaders keep file order and use the centre crop", "[loader]") {
+TEST_CASE("evaluation loaders keep file order and use the centre crop", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
   DataConfig c = demo_config();

@@ -68,23 +68,23 @@ TEST_CASE("train_step: accumulation normalises by the step's valid tokens exactl
 
   train::OptimConfig oc;
   train::TrainerConfig tc;
-  auto run = [&](const std::vector<data::Batch>& micro, const std::string& norm) {
+  auto run = [&](const std::vector<data::Batch>& micro, train::LossNorm norm) {
     Fixture fx;
     tc.loss_norm = norm;
     train::AdamW opt(fx.params, oc);
     train::TrainStep step(*fx.model, fx.params, opt, tc, oc);
     return step.run(micro, 1e-3);
   };
-  auto a = run({whole}, "tokens");
-  auto b = run({r0, r1}, "tokens");
+  auto a = run({whole}, train::LossNorm::kTokens);
+  auto b = run({r0, r1}, train::LossNorm::kTokens);
   CHECK(a.tokens == 11);
   CHECK(b.tokens == 11);
   CHECK(a.applied);
   CHECK(b.loss == Approx(a.loss).epsilon(1e-6));
   CHECK(b.grad_norm == Approx(a.grad_norm).epsilon(1e-5));
   // the reference's mean of per-micro-batch means weights row 1's three tokens like row 0's eight
-  auto ref = run({r0, r1}, "reference");
-  auto m0 = run({r0}, "tokens"), m1 = run({r1}, "tokens");
+  auto ref = run({r0, r1}, train::LossNorm::kReference);
+  auto m0 = run({r0}, train::LossNorm::kTokens), m1 = run({r1}, train::LossNorm::kTokens);
   CHECK(ref.loss == Approx((m0.loss + m1.loss) / 2).epsilon(1e-6));
   CHECK(std::abs(ref.loss - a.loss) > 1e-4);
 }

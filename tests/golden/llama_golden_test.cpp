@@ -28,7 +28,7 @@ constexpr double kRtol = 1e-5, kAtol = 1e-5;
 LlamaConfig tiny(bool deltas) {
   auto c = llama_preset("tiny");
   c.w_bias = c.w_lora = deltas;
-  c.attention = "math";
+  c.attention = models::AttentionChoice::kMath;
   return c;
 }
 
@@ -104,7 +104,7 @@ TEST_CASE("llama golden: MHA config with ffn_dim_multiplier and rope_theta 5e5",
   cfg.norm_eps = 1e-5;
   cfg.w_bias = cfg.w_lora = true;
   cfg.lora_rank = 2;
-  cfg.attention = "math";
+  cfg.attention = models::AttentionChoice::kMath;
   REQUIRE(cfg.ffn_hidden() == 112);
   Llama m(cfg);
   load_params(*m, c, "w.");
@@ -122,7 +122,7 @@ TEST_CASE("llama golden: greedy generation is pinned, batched and one by one", "
   load_params(*m, w);
   GenerationConfig gc;
   gc.temperature = 0.0;
-  gc.max_gen_len = static_cast<int>(c.at("gen.max_gen_len").item<int64_t>());
+  gc.max_new_tokens = static_cast<int>(c.at("gen.max_gen_len").item<int64_t>());
   gc.eos_id = c.at("gen.eos").item<int64_t>();
   std::vector<std::vector<int64_t>> prompts = {to_ids(c.at("gen.prompt0"))[0],
                                                to_ids(c.at("gen.prompt1"))[0]};
