@@ -25,6 +25,7 @@ int cmd_train(const std::vector<std::string>& argv, std::ostream& out) {
                       {"checkpoint", r.checkpoint}};
   if (r.eval) j["val"] = r.eval->to_json();
   if (r.stop_signal) j["stopped_by_signal"] = r.stop_signal;
+  if (r.failed_saves) j["failed_saves"] = r.failed_saves;
   out << j.dump() << "\n";
   return r.stop_signal ? 128 + r.stop_signal : 0;
 }

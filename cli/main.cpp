@@ -2,6 +2,7 @@
 // 1 runtime) and prints "error: [component] message" plus "hint: ..." when a fix is known.
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <exception>
 #include <iostream>
 #include <string>
@@ -11,6 +12,9 @@
 #include "src/core/error.h"
 
 int main(int argc, char** argv) {
+  // A file-size limit (ulimit -f) would otherwise kill the process silently mid-write; ignored, it
+  // surfaces as an EFBIG write error that names the file (a checkpoint save then cleans up).
+  std::signal(SIGXFSZ, SIG_IGN);
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     return ibllm::cli::run_app(args, std::cout, std::cerr);

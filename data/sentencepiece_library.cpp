@@ -24,6 +24,15 @@ struct SentencePieceModel::Api {
 
 namespace {
 
+// The sanitizer runtimes (ASan, TSan) refuse RTLD_DEEPBIND (it would bypass their interceptors); a
+// sanitizer build loads the plugin RTLD_LOCAL only, which is safe with the pip wheel's LibTorch (it
+// does not export protobuf symbols; Debian's 1.13 did, hence DEEPBIND).
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr int kPluginFlags = RTLD_NOW | RTLD_LOCAL;
+#else
+constexpr int kPluginFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;
+#endif
+
 std::vector<std::string> candidates() {
   std::vector<std::string> c;
   if (const char* env = std::getenv("IBLLM_SENTENCEPIECE_PLUGIN"); env && *env) c.push_back(env);
@@ -59,7 +68,7 @@ const Loaded& loaded() {
         tried += "\n  " + path + " (not found)";
         continue;
       }
-      void* lib = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+      void* lib = dlopen(path.c_str(), kPluginFlags);
       if (!lib) {
         tried += "\n  " + path + " (" + dlerror() + ")";
         continue;

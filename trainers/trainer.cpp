@@ -5,8 +5,9 @@
 #include "trainers/trainer.h"
 
 #include <chrono>
-#include <csignal>
 #include <cmath>
+#include <csignal>
+#include <exception>
 #include <filesystem>
 #include <memory>
 #include <sstream>
@@ -366,30 +367,53 @@ void Trainer::save(const std::string& why) {
   nlohmann::json rngs = nlohmann::json::array();
   for (const auto& s : comm_.all_gather_strings(checkpoint::capture_rng_state().dump()))
     rngs.push_back(nlohmann::json::parse(s));
-  if (!writer_) {
-    comm_.barrier();
+  // Rank 0 writes; then every rank learns whether that worked (the max-reduce is also the barrier),
+  // so all ranks continue or stop together.
+  std::exception_ptr write_error;
+  if (writer_) {
+    checkpoint::CheckpointContents ck;
+    for (const auto& p : params_) ck.model.emplace(p.name, p.param.detach());
+    if (c_.checkpoint.save_optimizer) ck.optimizer = std::move(optimizer_state);
+    checkpoint::TrainingState state;
+    state.step = pos_.step;
+    state.epoch = pos_.epoch;
+    state.cursor = pos_.cursor;
+    state.bad_steps = pos_.bad_steps;
+    state.global_batch = global_batch_;
+    state.world_size = world_;
+    state.total_steps = total_;
+    state.reason = why;
+    state.rng = std::move(rngs);
+    ck.state = checkpoint::to_json(state);
+    ck.resolved_config = run_.resolved_yaml;
+    ck.signature = signature_;
+    try {
+      const auto dir = store_->save(pos_.step, ck);
+      result_.checkpoint = dir.string();
+      spdlog::info("checkpoint {} ({})", dir.string(), why);
+    } catch (const checkpoint::CheckpointWriteError&) {
+      write_error = std::current_exception();
+    }
+  }
+  if (comm_.max(write_error ? 1.0 : 0.0) == 0.0) return;
+  ++result_.failed_saves;
+  if (why == "every_steps" && c_.checkpoint.on_write_error == checkpoint::OnWriteError::kContinue) {
+    if (write_error) {  // the run goes on, so the error is logged here (else main prints it)
+      try {
+        std::rethrow_exception(write_error);
+      } catch (const checkpoint::CheckpointWriteError& e) {
+        spdlog::error("checkpoint: {}", e.what());
+      }
+    }
+    spdlog::warn("checkpoint: training continues without the step {} checkpoint "
+                 "(checkpoint.on_write_error: continue); the next try is at step {}",
+                 pos_.step, pos_.step + c_.checkpoint.every_steps);
     return;
   }
-  checkpoint::CheckpointContents ck;
-  for (const auto& p : params_) ck.model.emplace(p.name, p.param.detach());
-  if (c_.checkpoint.save_optimizer) ck.optimizer = std::move(optimizer_state);
-  checkpoint::TrainingState state;
-  state.step = pos_.step;
-  state.epoch = pos_.epoch;
-  state.cursor = pos_.cursor;
-  state.bad_steps = pos_.bad_steps;
-  state.global_batch = global_batch_;
-  state.world_size = world_;
-  state.total_steps = total_;
-  state.reason = why;
-  state.rng = std::move(rngs);
-  ck.state = checkpoint::to_json(state);
-  ck.resolved_config = run_.resolved_yaml;
-  ck.signature = signature_;
-  const auto dir = store_->save(pos_.step, ck);
-  result_.checkpoint = dir.string();
-  spdlog::info("checkpoint {} ({})", dir.string(), why);
-  comm_.barrier();
+  if (write_error) std::rethrow_exception(write_error);
+  throw checkpoint::CheckpointWriteError(
+      "rank 0 could not write the step " + std::to_string(pos_.step) + " checkpoint",
+      "its log names the path and the error");
 }
 
 std::optional<EvalResult> Trainer::run_eval() {

@@ -24,6 +24,7 @@ struct TrainResult {
   std::optional<EvalResult> eval;  // final evaluation
   std::string checkpoint;          // last checkpoint written
   int stop_signal = 0;             // SIGTERM/SIGINT that ended the run early (0: completed)
+  int64_t failed_saves = 0;        // periodic saves that could not be written (on_write_error: continue)
 };
 
 // `run` comes from setup_run with the communicator and without a checkpoint (a run resumes from its

@@ -20,6 +20,12 @@ std::string ResumeFrom::str() const {
   return path;
 }
 
+const core::ChoiceTable<OnWriteError>& on_write_error_names() {
+  static const core::ChoiceTable<OnWriteError> t = {{"stop", OnWriteError::kStop},
+                                                    {"continue", OnWriteError::kContinue}};
+  return t;
+}
+
 CheckpointConfig parse_checkpoint_config(config::Section s) {
   CheckpointConfig c;
   s.field("every_steps", c.every_steps, config::at_least(0));
@@ -27,6 +33,7 @@ CheckpointConfig parse_checkpoint_config(config::Section s) {
   std::string resume = c.resume.str();
   s.field("resume", resume);
   s.field("save_optimizer", c.save_optimizer);
+  s.choice("on_write_error", c.on_write_error, on_write_error_names());
   if (resume.find_first_not_of(" \t") == std::string::npos) {
     s.fail("resume",
            "must be `auto`, `never` or the path of a checkpoint (or checkpoints/) directory");

@@ -8,6 +8,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -202,6 +203,15 @@ std::map<std::string, at::Tensor> read_tensors(const fs::path& file) {
   return out;
 }
 
+// Bytes the files of a checkpoint take (tensor data plus the texts; headers are small).
+uint64_t bytes_needed(const CheckpointContents& c, bool save_optimizer) {
+  uint64_t n = c.state.dump(1).size() + c.resolved_config.size();
+  for (const auto& [name, t] : c.model) n += t.numel() * t.element_size();
+  if (save_optimizer)
+    for (const auto& [name, t] : c.optimizer) n += t.numel() * t.element_size();
+  return n;
+}
+
 // Fills `tmp` with every file, meta.json last, and fsyncs the directory.
 void write_contents(const fs::path& tmp, int64_t step, const CheckpointContents& c,
                     bool save_optimizer,
@@ -276,13 +286,38 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContents& c,
   const std::string name = step_dir_name(step);
   const fs::path tmp = dir_ / (name + ".tmp");
   const fs::path final_dir = dir_ / name;
-  fs::create_directory(tmp);
-
+  // A file that cannot be written (disk full, quota, size limit, permissions): nothing of the
+  // attempt stays behind, and the error says what the checkpoint needs.
+  auto write_failed = [&](const std::string& what) {
+    std::error_code ignored;  // the error being propagated matters more than a failed cleanup
+    fs::remove_all(tmp, ignored);
+    const auto space = fs::space(dir_, ec);
+    const auto previous = find_latest_impl(dir_, nullptr);
+    return CheckpointWriteError(
+        fmt::format("{}: the step {} checkpoint could not be written: {} (it needs about {} bytes; "
+                    "{} bytes are available there); its partial files were removed, {}",
+                    tmp.string(), step, what, bytes_needed(c, cfg_.save_optimizer),
+                    ec ? std::string("?") : std::to_string(space.available),
+                    previous ? previous->string() + " and `latest` are untouched"
+                             : std::string("no earlier checkpoint exists")),
+        "free disk space or raise the quota of " + dir_.string() +
+            "; checkpoint.on_write_error: continue keeps training and retries at the next interval");
+  };
   try {
+    fs::create_directory(tmp);
     write_contents(tmp, step, c, cfg_.save_optimizer,
                    [this](const std::string& st) { stage_done(st); });
+  } catch (const IoError& e) {
+    if (e.os_error() == 0) {  // the contents, not the disk
+      std::error_code ignored;
+      fs::remove_all(tmp, ignored);
+      throw;
+    }
+    throw write_failed(e.what());
+  } catch (const fs::filesystem_error& e) {
+    throw write_failed(e.what());
   } catch (...) {
-    std::error_code ignored;  // the error being propagated matters more than a failed cleanup
+    std::error_code ignored;
     fs::remove_all(tmp, ignored);
     throw;
   }

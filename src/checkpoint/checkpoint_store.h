@@ -18,8 +18,17 @@
 
 #include "src/checkpoint/checkpoint_config.h"
 #include "src/checkpoint/checkpoint_meta.h"
+#include "src/core/error.h"
 
 namespace ibllm::checkpoint {
+
+// A save whose files could not be written (disk full, quota, file size limit, unwritable
+// directory). The partial step_<N>.tmp/ is gone and the previous checkpoint and `latest` are as
+// they were; the message names the path, the error and the bytes the checkpoint needs.
+class CheckpointWriteError : public CheckpointError {
+ public:
+  using CheckpointError::CheckpointError;
+};
 
 struct CheckpointContents {
   std::map<std::string, at::Tensor> model;              // trainable weights by reference key
@@ -38,7 +47,8 @@ class CheckpointStore {
  public:
   CheckpointStore(std::filesystem::path run_dir, CheckpointConfig cfg);
 
-  // Writes step_<step>/ atomically and returns its path. Removes stale *.tmp entries left by an
+  // Writes step_<step>/ atomically and returns its path; CheckpointWriteError when a file cannot be
+  // written (nothing of the attempt is left behind). Removes stale *.tmp entries left by an
   // interrupted save first (each is logged and appended to `report`), replaces an existing
   // step_<step>/ atomically, writes `latest`, then prunes to keep_last.
   std::filesystem::path save(int64_t step, const CheckpointContents& c,

@@ -40,8 +40,14 @@ class ConfigError : public Error {
 // Reading or writing files: weights, safetensors, .pth, metrics, event files.
 class IoError : public Error {
  public:
-  explicit IoError(const std::string& message, std::string hint = "")
-      : Error("io", message, std::move(hint)) {}
+  // `os_error`: the errno of a failed system call (ENOSPC, EDQUOT, EFBIG, EACCES, ...), 0 when the
+  // problem is the data (a malformed file, a tensor that cannot be stored).
+  explicit IoError(const std::string& message, std::string hint = "", int os_error = 0)
+      : Error("io", message, std::move(hint)), os_error_(os_error) {}
+  int os_error() const { return os_error_; }
+
+ private:
+  int os_error_ = 0;
 };
 
 // Loading model weights into modules: missing/unexpected/mis-shaped keys.

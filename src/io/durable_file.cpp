@@ -18,7 +18,7 @@ namespace {
 
 [[noreturn]] void fail(const std::filesystem::path& path, const std::string& what, int err) {
   throw IoError(path.string() + ": " + what + ": " + std::strerror(err),
-                err == ENOSPC ? "the disk is full" : "");
+                err == ENOSPC ? "the disk is full" : "", err);
 }
 
 int open_or_throw(const std::filesystem::path& path, int flags, const std::string& what) {

@@ -456,8 +456,9 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Spec> 
   h.append((8 - h.size() % 8) % 8, ' ');  // pad so the buffer (and every tensor) is aligned
   FILE* f = std::fopen(tmp_path_.c_str(), "wb");
   if (f == nullptr) {
-    throw IoError(tmp_path_ + ": cannot create: " + std::strerror(errno),
-                  "check that the directory exists and is writable");
+    const int err = errno;
+    throw IoError(tmp_path_ + ": cannot create: " + std::strerror(err),
+                  "check that the directory exists and is writable", err);
   }
   fp_ = f;
   uint8_t len[8];
@@ -467,7 +468,7 @@ SafetensorsWriter::SafetensorsWriter(const std::string& path, std::vector<Spec> 
     std::fclose(f);  // the destructor does not run for a constructor that throws
     fp_ = nullptr;
     std::remove(tmp_path_.c_str());
-    throw IoError(tmp_path_ + ": write failed: " + std::strerror(err), "is the disk full?");
+    throw IoError(tmp_path_ + ": write failed: " + std::strerror(err), "is the disk full?", err);
   }
   written_ = 8 + h.size();
 }
@@ -497,8 +498,9 @@ void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor)
   const at::Tensor t = contiguous_cpu(tensor);
   const size_t n = t.numel() * t.element_size();
   if (n > 0 && std::fwrite(t.data_ptr(), 1, n, static_cast<FILE*>(fp_)) != n) {
-    throw IoError(tmp_path_ + ": write failed for tensor '" + name + "': " + std::strerror(errno),
-                  "is the disk full?");
+    const int err = errno;
+    throw IoError(tmp_path_ + ": write failed for tensor '" + name + "': " + std::strerror(err),
+                  "is the disk full?", err);
   }
   written_ += n;
   ++next_;
@@ -516,11 +518,15 @@ void SafetensorsWriter::finish() {
   if (std::fflush(f) != 0 || ::fsync(fileno(f)) != 0) {
     int e = errno;
     std::fclose(f);
-    throw IoError(tmp_path_ + ": flush failed: " + std::strerror(e));
+    throw IoError(tmp_path_ + ": flush failed: " + std::strerror(e), "", e);
   }
-  if (std::fclose(f) != 0) throw IoError(tmp_path_ + ": close failed: " + std::strerror(errno));
+  if (std::fclose(f) != 0) {
+    const int e = errno;
+    throw IoError(tmp_path_ + ": close failed: " + std::strerror(e), "", e);
+  }
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0) {
-    throw IoError(path_ + ": cannot rename from " + tmp_path_ + ": " + std::strerror(errno));
+    const int e = errno;
+    throw IoError(path_ + ": cannot rename from " + tmp_path_ + ": " + std::strerror(e), "", e);
   }
   finished_ = true;
 }

@@ -267,3 +267,59 @@ TEST_CASE("train: export writes official-key delta files that Python's torch.loa
   CHECK(status == 0);
   CHECK(py.find("OK") != std::string::npos);
 }
+
+TEST_CASE("train: a checkpoint that cannot be written leaves the previous one intact", "[train][integration][resume]") {
+  // The write fails through a file-size limit (prlimit --fsize, RLIMIT_FSIZE) set between the
+  // sizes of model.safetensors and optimizer.safetensors: the optimizer file gets EFBIG half-way.
+  auto out = ibllm::test::scratch_dir("train_disk_full");
+  const std::string every = " --set checkpoint.every_steps=2 --set checkpoint.keep_last=0";
+  auto first = run_cli("train configs/tiny_pretrain.yaml" + common(out, 4) + every);
+  INFO(first.output);
+  REQUIRE(first.code == 0);
+  const fs::path cks = out / "tiny_pretrain" / "checkpoints";
+  const auto model_bytes = fs::file_size(cks / "step_4" / "model.safetensors");
+  const auto optim_bytes = fs::file_size(cks / "step_4" / "optimizer.safetensors");
+  const auto limit = (model_bytes + optim_bytes) / 2;
+  REQUIRE(model_bytes < limit);
+  REQUIRE(limit < optim_bytes);
+  auto latest = [&] {
+    std::ifstream in(cks / "latest");
+    std::string s;
+    std::getline(in, s);
+    return s;
+  };
+  REQUIRE(latest() == "step_4");
+  const std::string limited = "prlimit --fsize=" + std::to_string(limit) + " \"$IBLLM_BIN\" ";
+
+  SECTION("default (stop): the run ends with one clear error") {
+    auto r = ibllm::test::run_shell(limited + "train configs/tiny_pretrain.yaml" + common(out, 8) + every);
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("step_6.tmp: the step 6 checkpoint could not be written") != std::string::npos);
+    CHECK(r.output.find("File too large") != std::string::npos);
+    CHECK(r.output.find("it needs about") != std::string::npos);
+    CHECK(r.output.find("step_4 and `latest` are untouched") != std::string::npos);
+    CHECK(r.output.find("checkpoint.on_write_error: continue") != std::string::npos);  // the hint
+    CHECK_FALSE(fs::exists(cks / "step_6.tmp"));
+    CHECK_FALSE(fs::exists(cks / "step_6"));
+    CHECK(latest() == "step_4");
+    // The kept checkpoint resumes (its files verified) and the run finishes without the limit.
+    auto again = run_cli("train configs/tiny_pretrain.yaml" + common(out, 8) + every);
+    INFO(again.output);
+    REQUIRE(again.code == 0);
+    CHECK(last_json_line(again.output).at("resumed_from") == 4);
+    CHECK(latest() == "step_8");
+  }
+  SECTION("on_write_error: continue keeps training; the final save still stops") {
+    auto r = ibllm::test::run_shell(limited + "train configs/tiny_pretrain.yaml" + common(out, 8) +
+                                    every + " --set checkpoint.on_write_error=continue");
+    INFO(r.output);
+    CHECK(r.code == 1);
+    CHECK(r.output.find("training continues without the step 6 checkpoint") != std::string::npos);
+    CHECK(r.output.find("the step 8 checkpoint could not be written") != std::string::npos);
+    CHECK(train_losses(out / "tiny_pretrain").size() == 8);  // steps 5-8 trained
+    CHECK_FALSE(fs::exists(cks / "step_6"));
+    CHECK_FALSE(fs::exists(cks / "step_8.tmp"));
+    CHECK(latest() == "step_4");
+  }
+}

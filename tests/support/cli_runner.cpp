@@ -13,8 +13,8 @@
 namespace ibllm::test {
 
 CliResult run_shell(const std::string& command) {
-  std::string cmd = "cd '" + source_dir().string() + "' && IBLLM_BIN='" + cli_path().string() +
-                    "' " + command + " 2>&1";
+  std::string cmd = "cd '" + source_dir().string() + "' && export IBLLM_BIN='" +
+                    cli_path().string() + "' && { " + command + "\n} 2>&1";
   CliResult r;
   std::FILE* p = ::popen(cmd.c_str(), "r");
   if (!p) return r;
