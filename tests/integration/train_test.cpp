@@ -323,3 +323,106 @@ TEST_CASE("train: a checkpoint that cannot be written leaves the previous one in
     CHECK(latest() == "step_4");
   }
 }
+
+namespace {
+
+// A small tmpfs mounted for one test (real ENOSPC and EROFS); unmounted when it goes out of scope.
+// Mounting needs CAP_SYS_ADMIN: without it the test skips, naming why.
+class SmallTmpfs {
+ public:
+  SmallTmpfs(const fs::path& where, const std::string& size) : where_(where) {
+    fs::create_directories(where_);
+    auto r = ibllm::test::run_shell("mount -t tmpfs -o size=" + size + " ibllm_test " + where_.string());
+    mounted_ = r.code == 0;
+    error_ = r.output;
+  }
+  ~SmallTmpfs() {
+    if (mounted_) ibllm::test::run_shell("umount -l " + where_.string());
+  }
+  bool mounted() const { return mounted_; }
+  const std::string& error() const { return error_; }
+  void remount(const std::string& opts) const {
+    REQUIRE(ibllm::test::run_shell("mount -o remount," + opts + " " + where_.string()).code == 0);
+  }
+  // Leaves about `free_bytes` free by writing a filler file.
+  void fill_leaving(uintmax_t free_bytes) const {
+    fs::remove(where_ / "filler");
+    const auto avail = fs::space(where_).available;
+    REQUIRE(avail > free_bytes);
+    REQUIRE(ibllm::test::run_shell("head -c " + std::to_string(avail - free_bytes) +
+                                   " /dev/zero > " + (where_ / "filler").string()).code == 0);
+  }
+
+ private:
+  fs::path where_;
+  bool mounted_ = false;
+  std::string error_;
+};
+
+std::string file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+}  // namespace
+
+TEST_CASE("train: a full or read-only disk fails checkpoints and exports cleanly (tmpfs)", "[train][integration][export][resume][skips]") {
+  auto out = ibllm::test::scratch_dir("train_tmpfs");
+  REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(out, 2)).code == 0);
+  const auto ck = out / "tiny_pretrain" / "checkpoints" / "step_2";
+  const auto ck_bytes = fs::file_size(ck / "model.safetensors") + fs::file_size(ck / "optimizer.safetensors");
+  const fs::path mnt = out / "mnt";
+  SmallTmpfs disk(mnt, "8m");
+  if (!disk.mounted()) IBLLM_SKIP("cannot mount a tmpfs here (needs root with CAP_SYS_ADMIN): " << disk.error());
+
+  SECTION("export: ENOSPC keeps the previous export, EROFS is one clear error") {
+    const fs::path ex = mnt / "export";
+    auto first = run_cli("export " + ck.string() + " --out " + ex.string() + " --merged");
+    INFO(first.output);
+    REQUIRE(first.code == 0);
+    std::map<std::string, std::string> before;
+    for (const auto& e : fs::directory_iterator(ex)) before[e.path().filename()] = file_bytes(e.path());
+    REQUIRE(before.size() == 4);
+    disk.fill_leaving(fs::file_size(ex / "delta.safetensors") / 2);
+    auto full = run_cli("export " + ck.string() + " --out " + ex.string() + " --merged --dtype bf16");
+    INFO(full.output);
+    CHECK(full.code == 1);
+    CHECK(full.output.find(ex.string() + ": the export could not be written") != std::string::npos);
+    CHECK(full.output.find("No space left on device") != std::string::npos);
+    CHECK(full.output.find("it needs about") != std::string::npos);
+    CHECK_FALSE(fs::exists(ex / ".export.tmp"));
+    std::map<std::string, std::string> after;
+    for (const auto& e : fs::directory_iterator(ex)) after[e.path().filename()] = file_bytes(e.path());
+    CHECK(after == before);  // bitwise the previous export, nothing added
+
+    disk.remount("ro");
+    auto ro = run_cli("export " + ck.string() + " --out " + (mnt / "other").string());
+    INFO(ro.output);
+    CHECK(ro.code == 1);
+    CHECK(ro.output.find("the export could not be written") != std::string::npos);
+    CHECK(ro.output.find("Read-only file system") != std::string::npos);
+  }
+  SECTION("train: ENOSPC at a periodic save keeps the previous checkpoint; a read-only output dir is one error") {
+    const std::string every = " --set checkpoint.every_steps=2 --set checkpoint.keep_last=0";
+    const auto run_dir = mnt / "tiny_pretrain";
+    auto first = run_cli("train configs/tiny_pretrain.yaml" + common(mnt, 2) + every);
+    INFO(first.output);
+    REQUIRE(first.code == 0);
+    disk.fill_leaving(ck_bytes / 2);
+    auto full = run_cli("train configs/tiny_pretrain.yaml" + common(mnt, 4) + every);
+    INFO(full.output);
+    CHECK(full.code == 1);
+    CHECK(full.output.find("the step 4 checkpoint could not be written") != std::string::npos);
+    CHECK(full.output.find("No space left on device") != std::string::npos);
+    CHECK(full.output.find("step_2 and `latest` are untouched") != std::string::npos);
+    CHECK_FALSE(fs::exists(run_dir / "checkpoints" / "step_4.tmp"));
+    CHECK(fs::exists(run_dir / "checkpoints" / "step_2" / "meta.json"));
+
+    disk.remount("ro");
+    auto ro = run_cli("train configs/tiny_pretrain.yaml" + common(mnt / "elsewhere", 2));
+    INFO(ro.output);
+    CHECK(ro.code == 1);
+    CHECK(ro.output.find("Read-only file system") != std::string::npos);
+    CHECK(ro.output.find((mnt / "elsewhere").string()) != std::string::npos);
+  }
+}
