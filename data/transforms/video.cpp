@@ -15,6 +15,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/videoio.hpp>
+#include <opencv2/videoio/registry.hpp>
 #endif
 
 namespace ibllm::data {
@@ -69,7 +70,10 @@ at::Tensor VideoTransform::load(const std::string& path) const {
 #if IBLLM_WITH_OPENCV
   if (!std::filesystem::exists(path))
     throw DataError("video '" + path + "' does not exist", "check the path");
-  cv::VideoCapture cap(path);
+  // A file is read through FFmpeg when OpenCV has it: CAP_ANY would, for a file FFmpeg rejects,
+  // go on to probe cameras (GStreamer, libgphoto2/libusb), which is slow and leaks in libgphoto2.
+  const int api = cv::videoio_registry::hasBackend(cv::CAP_FFMPEG) ? cv::CAP_FFMPEG : cv::CAP_ANY;
+  cv::VideoCapture cap(path, api);
   if (!cap.isOpened()) throw DataError("cannot open video '" + path + "'", "check the file and its codec");
   const double fps = cap.get(cv::CAP_PROP_FPS);
   const auto count = static_cast<int64_t>(cap.get(cv::CAP_PROP_FRAME_COUNT));

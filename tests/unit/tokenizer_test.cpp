@@ -48,7 +48,9 @@ TEST_CASE("tokenizer: ids equal spm_encode, including the Alpaca templates", "[t
 TEST_CASE("tokenizer: decode equals spm_decode; special ids and vocabulary", "[tokenizer][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   LlamaTokenizer tok(model.string());
-  for (const auto& c : expected()["decode"]) {
+  // Named: a range-for over expected()["decode"] would iterate a destroyed temporary (found by ASan).
+  const auto j = expected();
+  for (const auto& c : j["decode"]) {
     const auto ids = c["ids"].get<std::vector<int64_t>>();
     INFO("ids of [" << c["text"].get<std::string>() << "]");
     CHECK(tok.decode(ids) == c["text"].get<std::string>());
