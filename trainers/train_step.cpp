@@ -50,7 +50,10 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   const bool reference = trainer_.loss_norm == LossNorm::kReference;
   const double accum = static_cast<double>(micro.size());
 
-  at::Tensor loss_total = at::zeros({}, at::TensorOptions().dtype(at::kDouble));
+  // Accumulated on the model's device: no host sync per micro-batch (the values are the same fp64
+  // adds as on the host, so the CPU result is bitwise unchanged).
+  at::Tensor loss_total =
+      at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(model_.device()));
   for (size_t k = 0; k < micro.size(); ++k) {
     const auto& b = micro[k];
     if (b.size() == 0) continue;
@@ -67,7 +70,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     }
     if (k + 1 == micro.size() && sync_.before_final_backward) sync_.before_final_backward();
     if (loss.requires_grad()) loss.backward();
-    loss_total = loss_total + loss.detach().to(at::kCPU, at::kDouble);
+    loss_total = loss_total + loss.detach().to(at::kDouble);
   }
 
   if (sync_.average_grads) {
@@ -81,11 +84,17 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   }
 
   auto norm = global_grad_norm(tensors_);
-  // The one host sync of the step: the loss and the grad norm decide whether to update.
-  st.grad_norm = norm.item<double>();
+  // The one host sync of the step, one device->host copy of (grad norm, loss): they decide whether
+  // to update, and the guard's semantics need that on the host (docs/performance.md, "Host
+  // syncs"): a skipped step must not advance AdamW's per-tensor step counts (bias correction is a
+  // host double), the consecutive-bad-steps abort and its diagnostic read them, and every rank
+  // must take the same branch.
+  const auto host =
+      at::stack({norm.detach().to(loss_total.device(), at::kDouble), loss_total}).to(at::kCPU);
+  st.grad_norm = host[0].item<double>();
   // This rank's share (tokens: Σ local CE / global tokens; reference: local mean of means). The
   // distributed layer reduces it over ranks at log steps.
-  st.loss = loss_total.item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
+  st.loss = host[1].item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
   // After the sync every rank holds the same gradients, hence the same norm: with several ranks
   // the decision uses the norm alone (a non-finite loss poisons the synced grads anyway), so all
   // ranks skip or apply together.

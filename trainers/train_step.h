@@ -3,7 +3,8 @@
 // hook, a no-op for one process), global-norm clipping, the non-finite guard, AdamW. Loss
 // normalisation is exact: Σ token losses / Σ valid tokens of the whole step (all micro-batches,
 // all ranks), known on the host before the first backward; `reference` mode reproduces the
-// official mean of per-micro-batch means / accum. One host sync per optimizer step.
+// official mean of per-micro-batch means / accum. One host sync per optimizer step (one copy of
+// grad norm + loss, after backward); none per micro-batch.
 #pragma once
 
 #include <cstdint>
