@@ -54,8 +54,12 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   // adds as on the host, so the CPU result is bitwise unchanged).
   at::Tensor loss_total =
       at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(model_.device()));
-  for (size_t k = 0; k < micro.size(); ++k) {
-    const auto& b = micro[k];
+  // Every micro-batch's host->device copies are queued first (non_blocking from pinned memory), so
+  // they overlap the compute of the first micro-batch instead of stalling each forward.
+  std::vector<data::Batch> on_device;
+  for (const auto& b : micro) on_device.push_back(data::batch_on(b, model_.device()));
+  for (size_t k = 0; k < on_device.size(); ++k) {
+    const auto& b = on_device[k];
     if (b.size() == 0) continue;
     auto logits = model_.forward(b.tokens, batch_visual_input(model_, b), b.has_visual);
     auto labels = b.labels.to(logits.device());
@@ -113,8 +117,9 @@ std::pair<double, int64_t> TrainStep::eval_batch(models::ImageBindLlmImpl& model
                                                  const data::Batch& b) {
   if (b.size() == 0) return {0.0, 0};
   at::NoGradGuard guard;
-  auto logits = model.forward(b.tokens, batch_visual_input(model, b), b.has_visual);
-  auto tl = models::lm_loss_sum(logits, b.labels.to(logits.device()), b.ignore_index);
+  const auto d = data::batch_on(b, model.device());
+  auto logits = model.forward(d.tokens, batch_visual_input(model, d), d.has_visual);
+  auto tl = models::lm_loss_sum(logits, d.labels, d.ignore_index);
   return {tl.sum.item<double>(), tl.count.item<int64_t>()};
 }
 
