@@ -49,6 +49,9 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   st.tokens = sync_.sum_count ? sync_.sum_count(local_tokens) : local_tokens;
   const bool reference = trainer_.loss_norm == LossNorm::kReference;
   const double accum = static_cast<double>(micro.size());
+  auto phase = [this](StepPhase p) {
+    if (timer_ != nullptr) timer_->begin(p);
+  };
 
   // Accumulated on the model's device: no host sync per micro-batch (the values are the same fp64
   // adds as on the host, so the CPU result is bitwise unchanged).
@@ -61,7 +64,10 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   for (size_t k = 0; k < on_device.size(); ++k) {
     const auto& b = on_device[k];
     if (b.size() == 0) continue;
-    auto logits = model_.forward(b.tokens, batch_visual_input(model_, b), b.has_visual);
+    phase(StepPhase::kEncoder);
+    auto visual = batch_visual_input(model_, b);
+    phase(StepPhase::kForward);
+    auto logits = model_.forward(b.tokens, visual, b.has_visual);
     auto labels = b.labels.to(logits.device());
     at::Tensor loss;
     if (reference) {
@@ -72,12 +78,14 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
       loss = tl.sum * (static_cast<double>(sync_.world_size) /
                        static_cast<double>(std::max<int64_t>(st.tokens, 1)));
     }
+    phase(StepPhase::kBackward);
     if (k + 1 == micro.size() && sync_.before_final_backward) sync_.before_final_backward();
     if (loss.requires_grad()) loss.backward();
     loss_total = loss_total + loss.detach().to(at::kDouble);
   }
 
   if (sync_.average_grads) {
+    phase(StepPhase::kGradSync);  // with overlap: what was left after backward
     // Every rank reduces the same list: grads of parameters unused this step are zero-filled.
     std::vector<at::Tensor> grads;
     for (auto& t : tensors_) {
@@ -87,6 +95,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     sync_.average_grads(grads);
   }
 
+  phase(StepPhase::kOptimizer);  // grad norm, the host sync, clipping, AdamW
   auto norm = global_grad_norm(tensors_);
   // The one host sync of the step, one device->host copy of (grad norm, loss): they decide whether
   // to update, and the guard's semantics need that on the host (docs/performance.md, "Host
@@ -110,6 +119,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     st.applied = true;
   }
   optimizer_.zero_grad();
+  if (timer_ != nullptr) timer_->end();
   return st;
 }
 

@@ -18,6 +18,7 @@
 #include "models/imagebind_llm.h"
 #include "trainers/adamw.h"
 #include "trainers/optim_config.h"
+#include "trainers/phase_timer.h"
 #include "trainers/trainer_config.h"
 
 namespace ibllm::train {
@@ -56,6 +57,8 @@ class TrainStep {
   TrainStep(models::ImageBindLlmImpl& model, std::vector<NamedParameter> params, AdamW& optimizer,
             const TrainerConfig& trainer, const OptimConfig& optim, StepSync sync = {});
   StepStats run(const std::vector<data::Batch>& micro, double lr);
+  // `ibllm bench`: phase boundaries go to `timer` (nullptr: none, the default).
+  void set_phase_timer(PhaseTimer* timer) { timer_ = timer; }
   // Loss only, no graph (evaluation): Σ CE and valid-token count of one batch.
   static std::pair<double, int64_t> eval_batch(models::ImageBindLlmImpl& model,
                                                const data::Batch& b);
@@ -68,6 +71,7 @@ class TrainStep {
   TrainerConfig trainer_;
   OptimConfig optim_;
   StepSync sync_;
+  PhaseTimer* timer_ = nullptr;
 };
 
 }  // namespace ibllm::train
