@@ -9,6 +9,13 @@
 
 namespace ibllm::data {
 
+Batch batch_on(const Batch& b, const at::Device& device) {
+  Batch out = b;
+  for (at::Tensor* t : {&out.tokens, &out.labels, &out.images, &out.features, &out.has_visual})
+    if (t->defined()) *t = t->to(device, /*non_blocking=*/true);
+  return out;
+}
+
 Batch collate(const std::vector<Sample>& samples, const CollateOptions& o) {
   Batch b;
   const int64_t n = static_cast<int64_t>(samples.size());

@@ -57,4 +57,9 @@ struct CollateOptions {
 // An empty `samples` gives a batch with B = 0 (still T = max_words in fixed mode).
 Batch collate(const std::vector<Sample>& samples, const CollateOptions& o);
 
+// The batch with its tensors on `device`, copied with non_blocking (asynchronous from pinned
+// memory: the loader pins for a CUDA run; the caching host allocator keeps the source alive until
+// the copy is done). On the batch's own device the tensors are returned as they are.
+Batch batch_on(const Batch& b, const at::Device& device);
+
 }  // namespace ibllm::data

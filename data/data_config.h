@@ -59,7 +59,7 @@ struct DataConfig {
   int prefetch_batches = 4;
   int opencv_threads = 1;
   int worker_intra_op_threads = 1;  // OpenMP threads each loader worker's tensor ops may use
-  bool pin_memory = true;           // only when CUDA is present
+  bool pin_memory = true;           // only when the run device is CUDA
 
   MalformedPolicy on_malformed = MalformedPolicy::kError;
   double max_skip_fraction = 0.01;

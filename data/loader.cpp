@@ -64,7 +64,7 @@ DataLoader::DataLoader(const DataConfig& config, std::shared_ptr<const Dataset> 
   collate_options_.feature_mode = dataset_->uses_features();
   collate_options_.feature_dim = dataset_->feature_dim();
   collate_options_.image_size = config_.image.size;
-  pin_ = config_.pin_memory && at::hasCUDA();
+  pin_ = config_.pin_memory && options_.device_is_cuda && at::hasCUDA();
 #if IBLLM_WITH_OPENCV
   // OpenCV's own pool would multiply with our workers: set it explicitly (0 = OpenCV
   // single-threaded).
@@ -183,6 +183,7 @@ Batch DataLoader::build_batch(size_t k) {
     b.labels = b.labels.pin_memory();
     if (b.images.defined()) b.images = b.images.pin_memory();
     if (b.features.defined()) b.features = b.features.pin_memory();
+    if (b.has_visual.defined()) b.has_visual = b.has_visual.pin_memory();
   }
   return b;
 }

@@ -32,6 +32,9 @@ struct LoaderOptions {
   int64_t rank = 0;
   uint64_t seed = 0;  // sampler permutation, caption choice and augmentation seeds
   bool train = true;  // false: centre crop, no shuffle
+  // The run's device is CUDA: batches are pinned in the worker threads (data.pin_memory) so the
+  // step's host->device copies are asynchronous. False (a CPU run) never pins.
+  bool device_is_cuda = false;
 };
 
 struct LoaderStats {
@@ -65,6 +68,8 @@ class DataLoader {
   LoaderStats stats() const;
   // "workers=2 prefetch=4 opencv_threads=1 torch_intra_op_threads=2": logged at construction.
   std::string thread_summary() const;
+  // Whether batches come pinned (data.pin_memory, a CUDA run device, and CUDA usable).
+  bool pinned() const { return pin_; }
 
  private:
   void worker_loop();

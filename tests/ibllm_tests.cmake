@@ -86,3 +86,15 @@ set_tests_properties(cuda/all PROPERTIES TIMEOUT 900 WORKING_DIRECTORY ${CMAKE_S
 add_test(NAME build/binaries COMMAND bash ${CMAKE_SOURCE_DIR}/tests/build_check.sh
          $<TARGET_FILE:ibllm_cli> $<TARGET_FILE:ibllm_tests>)
 set_tests_properties(build/binaries PROPERTIES TIMEOUT 300 WORKING_DIRECTORY ${CMAKE_SOURCE_DIR})
+
+# The official-recipe baseline of tests/gpu/check.sh (plain PyTorch eager) on tiny CPU shapes, so the
+# script is known to run before a GPU measures it: the torch of the project's .venv, else python3's.
+find_program(IBLLM_TORCH_PYTHON NAMES python3 python PATHS ${IBLLM_VENV}/bin NO_DEFAULT_PATH)
+if(NOT IBLLM_TORCH_PYTHON)
+  find_program(IBLLM_TORCH_PYTHON python3)
+endif()
+add_test(NAME gpu/baseline_official_tiny
+         COMMAND ${IBLLM_TORCH_PYTHON} ${CMAKE_SOURCE_DIR}/tests/gpu/baseline_official.py --tiny)
+set_tests_properties(gpu/baseline_official_tiny PROPERTIES TIMEOUT 300
+                     WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+                     PASS_REGULAR_EXPRESSION "\"case\": \"decode_b1\"")

@@ -70,12 +70,16 @@ nlohmann::json bench_train_step(RunSetup& run, int64_t batch_size) {
   synchronize(m.device);
   reset_peak_memory(m.device);
   std::vector<double> ms;
+  PhaseTimer phases(m.device);  // CUDA events (read after the sync) or wall-clock on the CPU
+  step.set_phase_timer(&phases);
   for (int64_t i = 0; i < c.bench.steps; ++i) {
     const auto t0 = Clock::now();
     step.run(micro, lr);
     synchronize(m.device);
     ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    phases.collect();
   }
+  step.set_phase_timer(nullptr);
   std::vector<double> sorted = ms;
   std::sort(sorted.begin(), sorted.end());
   double mean = 0;
@@ -101,6 +105,12 @@ nlohmann::json bench_train_step(RunSetup& run, int64_t batch_size) {
                       {"tokens_per_s", tokens / (mean / 1e3)},
                       {"peak_mem_gib", static_cast<double>(peak_memory_bytes(m.device)) /
                                            (1024.0 * 1024.0 * 1024.0)}};
+  nlohmann::json phase_ms = nlohmann::json::object();
+  const auto per_phase = phases.mean_ms();
+  for (size_t i = 0; i < kStepPhases; ++i)
+    phase_ms[step_phase_name(static_cast<StepPhase>(i))] = per_phase[i];
+  j["phase_ms"] = phase_ms;
+  j["phase_timing"] = m.device.is_cuda() ? "cuda events" : "wall clock";
   j["rank"] = comm->rank();
   j["world_size"] = comm->world_size();
   j["optimizer_state_gib"] = static_cast<double>(opt.state_bytes()) / (1024.0 * 1024.0 * 1024.0);
@@ -176,6 +186,7 @@ nlohmann::json bench_decode(RunSetup& run, int64_t batch, int64_t prompt_len) {
                       {"new_tokens", g.max_new_tokens},
                       {"prefill_ms", prefill},
                       {"ms_per_step", per_token},
+                      {"ms_per_token", per_token},  // per sequence: one token each step
                       {"tokens_per_s", static_cast<double>(batch) * 1e3 / per_token},
                       {"weights_gib", weight_bytes / (1024.0 * 1024.0 * 1024.0)}};
   return j;

@@ -17,6 +17,8 @@ namespace ibllm::train {
 
 // batch_size 0: data.batch_size. Returns {"bench":"train_step", step_ms, samples_per_s,
 // tokens_per_s, mfu (GPU), peak_mem_gib, precision, batch, seq_len, rank, world_size,
+// phase_ms {encoder_forward, llm_forward, backward, grad_sync, optimizer} (mean per timed step,
+// CUDA events on a GPU, wall clock on the CPU; phase_timing says which),
 // optimizer_state_gib, grad_sync {buckets, mb, overlap, allreduce_ms, allreduce_gbps, ...}}.
 // `run` comes from setup_run with SetupOptions::bench and the communicator; every call times the
 // same model with a fresh optimizer.
@@ -25,7 +27,8 @@ nlohmann::json bench_train_step(RunSetup& run, int64_t batch_size = 0);
 // Decoding throughput of the batched KV-cache generator: `batch` prompts of `prompt_len` random
 // tokens with a visual injection, greedy, exactly generation.max_new_tokens new tokens (no EOS), after
 // one untimed warm-up. {"bench":"decode", batch, prompt_len, new_tokens, tokens_per_s,
-// ms_per_step, prefill_ms, weights_gib}; tokens_per_s = batch / ms_per_step.
+// ms_per_step (= ms_per_token of each sequence), prefill_ms, weights_gib};
+// tokens_per_s = batch / ms_per_step.
 nlohmann::json bench_decode(RunSetup& run, int64_t batch, int64_t prompt_len = 32);
 
 }  // namespace ibllm::train

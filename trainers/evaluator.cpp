@@ -38,6 +38,7 @@ EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
   data::LoaderOptions lo;
   lo.seed = static_cast<uint64_t>(c.run.seed);
   lo.train = false;
+  lo.device_is_cuda = model.device().is_cuda();
   if (comm) {
     lo.world_size = comm->world_size();
     lo.rank = comm->rank();

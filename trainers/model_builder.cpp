@@ -8,6 +8,7 @@
 #include <ATen/ATen.h>
 
 #include "models/imagebind_llm_weights.h"
+#include "models/kernels/fused_ops.h"
 #include "src/core/error.h"
 #include "src/io/state_dict.h"
 #include "trainers/device_stats.h"
@@ -26,6 +27,11 @@ std::vector<NamedParameter> BuiltModel::trainable_parameters() const {
 BuiltModel build_model(const RunConfig& c, at::Device device, bool force_random_base) {
   BuiltModel b;
   b.device = device;
+  if (c.model.llama.fused_kernels == models::FusedKernels::kOn && !device.is_cuda())
+    throw ConfigError(std::string("model.llama.fused_kernels is on, but the run device is the CPU") +
+                          (models::fused_kernels_built() ? "" : " (this build has no CUDA kernels)"),
+                      "set model.llama.fused_kernels: auto (the kernels on CUDA, the reference "
+                      "ops elsewhere) or off");
   b.frozen_dtype = frozen_dtype_for(c.trainer.precision, b.device);
   b.model = models::ImageBindLlm(c.model.arch(), b.device, b.frozen_dtype);
   auto init = c.model.init;

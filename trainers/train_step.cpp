@@ -49,12 +49,25 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   st.tokens = sync_.sum_count ? sync_.sum_count(local_tokens) : local_tokens;
   const bool reference = trainer_.loss_norm == LossNorm::kReference;
   const double accum = static_cast<double>(micro.size());
+  auto phase = [this](StepPhase p) {
+    if (timer_ != nullptr) timer_->begin(p);
+  };
 
-  at::Tensor loss_total = at::zeros({}, at::TensorOptions().dtype(at::kDouble));
-  for (size_t k = 0; k < micro.size(); ++k) {
-    const auto& b = micro[k];
+  // Accumulated on the model's device: no host sync per micro-batch (the values are the same fp64
+  // adds as on the host, so the CPU result is bitwise unchanged).
+  at::Tensor loss_total =
+      at::zeros({}, at::TensorOptions().dtype(at::kDouble).device(model_.device()));
+  // Every micro-batch's host->device copies are queued first (non_blocking from pinned memory), so
+  // they overlap the compute of the first micro-batch instead of stalling each forward.
+  std::vector<data::Batch> on_device;
+  for (const auto& b : micro) on_device.push_back(data::batch_on(b, model_.device()));
+  for (size_t k = 0; k < on_device.size(); ++k) {
+    const auto& b = on_device[k];
     if (b.size() == 0) continue;
-    auto logits = model_.forward(b.tokens, batch_visual_input(model_, b), b.has_visual);
+    phase(StepPhase::kEncoder);
+    auto visual = batch_visual_input(model_, b);
+    phase(StepPhase::kForward);
+    auto logits = model_.forward(b.tokens, visual, b.has_visual);
     auto labels = b.labels.to(logits.device());
     at::Tensor loss;
     if (reference) {
@@ -65,12 +78,14 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
       loss = tl.sum * (static_cast<double>(sync_.world_size) /
                        static_cast<double>(std::max<int64_t>(st.tokens, 1)));
     }
+    phase(StepPhase::kBackward);
     if (k + 1 == micro.size() && sync_.before_final_backward) sync_.before_final_backward();
     if (loss.requires_grad()) loss.backward();
-    loss_total = loss_total + loss.detach().to(at::kCPU, at::kDouble);
+    loss_total = loss_total + loss.detach().to(at::kDouble);
   }
 
   if (sync_.average_grads) {
+    phase(StepPhase::kGradSync);  // with overlap: what was left after backward
     // Every rank reduces the same list: grads of parameters unused this step are zero-filled.
     std::vector<at::Tensor> grads;
     for (auto& t : tensors_) {
@@ -80,12 +95,19 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     sync_.average_grads(grads);
   }
 
+  phase(StepPhase::kOptimizer);  // grad norm, the host sync, clipping, AdamW
   auto norm = global_grad_norm(tensors_);
-  // The one host sync of the step: the loss and the grad norm decide whether to update.
-  st.grad_norm = norm.item<double>();
+  // The one host sync of the step, one device->host copy of (grad norm, loss): they decide whether
+  // to update, and the guard's semantics need that on the host (docs/performance.md, "Host
+  // syncs"): a skipped step must not advance AdamW's per-tensor step counts (bias correction is a
+  // host double), the consecutive-bad-steps abort and its diagnostic read them, and every rank
+  // must take the same branch.
+  const auto host =
+      at::stack({norm.detach().to(loss_total.device(), at::kDouble), loss_total}).to(at::kCPU);
+  st.grad_norm = host[0].item<double>();
   // This rank's share (tokens: Σ local CE / global tokens; reference: local mean of means). The
   // distributed layer reduces it over ranks at log steps.
-  st.loss = loss_total.item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
+  st.loss = host[1].item<double>() / (reference ? 1.0 : static_cast<double>(sync_.world_size));
   // After the sync every rank holds the same gradients, hence the same norm: with several ranks
   // the decision uses the norm alone (a non-finite loss poisons the synced grads anyway), so all
   // ranks skip or apply together.
@@ -97,6 +119,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     st.applied = true;
   }
   optimizer_.zero_grad();
+  if (timer_ != nullptr) timer_->end();
   return st;
 }
 
@@ -104,8 +127,9 @@ std::pair<double, int64_t> TrainStep::eval_batch(models::ImageBindLlmImpl& model
                                                  const data::Batch& b) {
   if (b.size() == 0) return {0.0, 0};
   at::NoGradGuard guard;
-  auto logits = model.forward(b.tokens, batch_visual_input(model, b), b.has_visual);
-  auto tl = models::lm_loss_sum(logits, b.labels.to(logits.device()), b.ignore_index);
+  const auto d = data::batch_on(b, model.device());
+  auto logits = model.forward(d.tokens, batch_visual_input(model, d), d.has_visual);
+  auto tl = models::lm_loss_sum(logits, d.labels, d.ignore_index);
   return {tl.sum.item<double>(), tl.count.item<int64_t>()};
 }
 

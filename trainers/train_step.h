@@ -3,7 +3,8 @@
 // hook, a no-op for one process), global-norm clipping, the non-finite guard, AdamW. Loss
 // normalisation is exact: Σ token losses / Σ valid tokens of the whole step (all micro-batches,
 // all ranks), known on the host before the first backward; `reference` mode reproduces the
-// official mean of per-micro-batch means / accum. One host sync per optimizer step.
+// official mean of per-micro-batch means / accum. One host sync per optimizer step (one copy of
+// grad norm + loss, after backward); none per micro-batch.
 #pragma once
 
 #include <cstdint>
@@ -17,6 +18,7 @@
 #include "models/imagebind_llm.h"
 #include "trainers/adamw.h"
 #include "trainers/optim_config.h"
+#include "trainers/phase_timer.h"
 #include "trainers/trainer_config.h"
 
 namespace ibllm::train {
@@ -55,6 +57,8 @@ class TrainStep {
   TrainStep(models::ImageBindLlmImpl& model, std::vector<NamedParameter> params, AdamW& optimizer,
             const TrainerConfig& trainer, const OptimConfig& optim, StepSync sync = {});
   StepStats run(const std::vector<data::Batch>& micro, double lr);
+  // `ibllm bench`: phase boundaries go to `timer` (nullptr: none, the default).
+  void set_phase_timer(PhaseTimer* timer) { timer_ = timer; }
   // Loss only, no graph (evaluation): Σ CE and valid-token count of one batch.
   static std::pair<double, int64_t> eval_batch(models::ImageBindLlmImpl& model,
                                                const data::Batch& b);
@@ -67,6 +71,7 @@ class TrainStep {
   TrainerConfig trainer_;
   OptimConfig optim_;
   StepSync sync_;
+  PhaseTimer* timer_ = nullptr;
 };
 
 }  // namespace ibllm::train

@@ -141,6 +141,7 @@ Trainer::Trainer(RunSetup& run)
   lo.seed = static_cast<uint64_t>(c_.run.seed);
   lo.world_size = world_;
   lo.rank = rank_;
+  lo.device_is_cuda = bm_.device.is_cuda();
   loader_ = std::make_unique<data::DataLoader>(c_.data, dataset_, run_.tokenizer, lo);
   accum_ = c_.trainer.grad_accum;
   micro_per_epoch_ = loader_->sampler().batches_per_epoch();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <limits>
 
+#include "models/kernels/fused_ops.h"
 #include "models/llama/peft.h"
 #include "src/core/error.h"
 
@@ -71,7 +72,8 @@ AttentionImpl::AttentionImpl(const LlamaConfig& cfg, const at::TensorOptions& op
       n_kv_heads_(cfg.kv_heads()),
       head_dim_(cfg.head_dim()),
       lora_scale_(cfg.lora_scale()),
-      backend_(resolve_attention_backend(cfg.attention)) {
+      backend_(resolve_attention_backend(cfg.attention)),
+      fused_(cfg.fused_kernels) {
   const int64_t D = cfg.dim, q_dim = n_heads_ * head_dim_, kv_dim = n_kv_heads_ * head_dim_;
   auto delta = options.dtype(at::kFloat);
   if (cfg.gated_injection) gate = register_parameter("gate", at::zeros({1, n_heads_, 1, 1}, delta));
@@ -107,6 +109,10 @@ void AttentionImpl::merge_lora() {
   merge_lora_pair(wq, lora_wq_l1, lora_wq_l2, lora_scale_);
   merge_lora_pair(wk, lora_wk_l1, lora_wk_l2, lora_scale_);
   merge_lora_pair(wo, lora_wo_l1, lora_wo_l2, lora_scale_);
+}
+
+at::Tensor AttentionImpl::rope(const at::Tensor& x, const RopeTable& table) const {
+  return fused_applies(fused_, x) ? fused_rope(x, table.cos, table.sin) : apply_rope(x, table);
 }
 
 at::Tensor AttentionImpl::split_heads(const at::Tensor& t, int64_t heads) const {
@@ -146,8 +152,8 @@ at::Tensor AttentionImpl::forward(const at::Tensor& x, const AttentionContext& c
   auto q = split_heads(project(x, wq, lora_wq_l1, lora_wq_l2, lora_scale_), n_heads_);
   auto k = split_heads(project(x, wk, lora_wk_l1, lora_wk_l2, lora_scale_), n_kv_heads_);
   auto v = split_heads(project(x, wv, lora_wv_l1, lora_wv_l2, lora_scale_), n_kv_heads_);
-  q = apply_rope(q, ctx.rope).transpose(1, 2);  // (B,H,S,hd)
-  k = apply_rope(k, ctx.rope).transpose(1, 2);  // (B,Hkv,S,hd)
+  q = rope(q, ctx.rope).transpose(1, 2);  // (B,H,S,hd)
+  k = rope(k, ctx.rope).transpose(1, 2);  // (B,Hkv,S,hd)
   v = v.transpose(1, 2);
   if (ctx.cache != nullptr) {
     TORCH_CHECK(ctx.offset + S <= ctx.cache->k.size(2), "KV cache full: ", ctx.offset + S,

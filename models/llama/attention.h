@@ -83,11 +83,13 @@ class AttentionImpl : public torch::nn::Module {
 
  private:
   at::Tensor split_heads(const at::Tensor& t, int64_t heads) const;  // (B,S,h·hd) -> (B,S,h,hd)
+  at::Tensor rope(const at::Tensor& x, const RopeTable& table) const;  // fused or apply_rope
   at::Tensor repeat_kv(const at::Tensor& t) const;                   // (B,Hkv,T,hd) -> (B,H,T,hd)
 
   int64_t n_heads_, n_kv_heads_, head_dim_;
   double lora_scale_;
   AttentionBackend backend_;
+  FusedKernels fused_;
 };
 TORCH_MODULE(Attention);
 

@@ -7,8 +7,10 @@ TransformerBlockImpl::TransformerBlockImpl(const LlamaConfig& cfg,
                                            const at::TensorOptions& options) {
   attention = register_module("attention", Attention(cfg, options));
   feed_forward = register_module("feed_forward", FeedForward(cfg, options));
-  attention_norm = register_module("attention_norm", RMSNorm(cfg.dim, cfg.norm_eps, options));
-  ffn_norm = register_module("ffn_norm", RMSNorm(cfg.dim, cfg.norm_eps, options));
+  attention_norm = register_module("attention_norm",
+                                   RMSNorm(cfg.dim, cfg.norm_eps, options, cfg.fused_kernels));
+  ffn_norm =
+      register_module("ffn_norm", RMSNorm(cfg.dim, cfg.norm_eps, options, cfg.fused_kernels));
 }
 
 void TransformerBlockImpl::reset_parameters() {

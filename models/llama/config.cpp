@@ -20,6 +20,12 @@ const core::ChoiceTable<AttentionChoice>& attention_choice_names() {
   return t;
 }
 
+const core::ChoiceTable<FusedKernels>& fused_kernels_names() {
+  static const core::ChoiceTable<FusedKernels> t = {
+      {"auto", FusedKernels::kAuto}, {"off", FusedKernels::kOff}, {"on", FusedKernels::kOn}};
+  return t;
+}
+
 int LlamaConfig::ffn_hidden() const {
   if (ffn_hidden_dim > 0) return ffn_hidden_dim;
   int64_t h = 2 * (4 * static_cast<int64_t>(dim)) / 3;
@@ -173,6 +179,7 @@ LlamaConfig parse_llama_config(config::Section s) {
   s.field("lora_rank", c.lora_rank, config::at_least(1));
   s.field("lora_alpha", c.lora_alpha, config::at_least(0));
   s.choice("attention", c.attention, attention_choice_names());
+  s.choice("fused_kernels", c.fused_kernels, fused_kernels_names());
   if (c.n_heads > 0 && c.dim % c.n_heads != 0)
     s.fail("n_heads", "dim " + std::to_string(c.dim) + " is not divisible by n_heads " +
                           std::to_string(c.n_heads));

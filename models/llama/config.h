@@ -21,6 +21,13 @@ namespace ibllm::models {
 enum class AttentionChoice { kAuto, kSdpa, kMath };
 const core::ChoiceTable<AttentionChoice>& attention_choice_names();  // auto, sdpa, math
 
+// model.llama.fused_kernels: our CUDA kernels for RMSNorm, RoPE and the SwiGLU gate
+// (models/kernels/fused_ops.h). kOff: the reference ATen ops everywhere (the default until the
+// kernels have passed their [cuda] tests on a GPU); kAuto: fused for CUDA tensors of fp32/bf16, the
+// reference ops otherwise; kOn: like auto, but a run whose device is not CUDA is a config error.
+enum class FusedKernels { kAuto, kOff, kOn };
+const core::ChoiceTable<FusedKernels>& fused_kernels_names();  // auto, off, on
+
 struct LlamaConfig {
   int dim = 4096;
   int n_layers = 32;
@@ -39,6 +46,7 @@ struct LlamaConfig {
   int lora_rank = 16;
   double lora_alpha = 0.0;  // 0: reference semantics (delta = B·A·x); >0: scaled by alpha/rank
   AttentionChoice attention = AttentionChoice::kAuto;
+  FusedKernels fused_kernels = FusedKernels::kOff;
 
   int kv_heads() const { return n_kv_heads > 0 ? n_kv_heads : n_heads; }
   int head_dim() const { return dim / n_heads; }

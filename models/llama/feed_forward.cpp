@@ -1,12 +1,13 @@
 // SwiGLU FFN; W2's LoRA takes the SwiGLU product as input, as in the reference.
 #include "models/llama/feed_forward.h"
 
+#include "models/kernels/fused_ops.h"
 #include "models/llama/peft.h"
 
 namespace ibllm::models {
 
 FeedForwardImpl::FeedForwardImpl(const LlamaConfig& cfg, const at::TensorOptions& options)
-    : lora_scale_(cfg.lora_scale()) {
+    : lora_scale_(cfg.lora_scale()), fused_(cfg.fused_kernels) {
   const int64_t D = cfg.dim, F = cfg.ffn_hidden();
   w1 = register_module("w1", Dense(D, F, cfg.w_bias, options, at::kFloat));
   w2 = register_module("w2", Dense(F, D, cfg.w_bias, options, at::kFloat));
@@ -34,9 +35,11 @@ void FeedForwardImpl::reset_delta_parameters() {
 
 at::Tensor FeedForwardImpl::forward(const at::Tensor& x) {
   // x (B,S,D) -> (B,S,D) via (B,S,F)
-  auto gate = at::silu(project(x, w1, lora_w1_l1, lora_w1_l2, lora_scale_));
+  auto a = project(x, w1, lora_w1_l1, lora_w1_l2, lora_scale_);
   auto up = project(x, w3, lora_w3_l1, lora_w3_l2, lora_scale_);
-  return project(gate * up, w2, lora_w2_l1, lora_w2_l2, lora_scale_);
+  auto h = fused_applies(fused_, a) && up.scalar_type() == a.scalar_type() ? fused_swiglu(a, up)
+                                                                            : at::silu(a) * up;
+  return project(h, w2, lora_w2_l1, lora_w2_l2, lora_scale_);
 }
 
 void FeedForwardImpl::merge_lora() {

@@ -26,6 +26,7 @@ class FeedForwardImpl : public torch::nn::Module {
 
  private:
   double lora_scale_;
+  FusedKernels fused_;  // silu(w1 x) · w3 x through fused_swiglu on CUDA
 };
 TORCH_MODULE(FeedForward);
 

@@ -14,7 +14,7 @@ LlamaImpl::LlamaImpl(const LlamaConfig& cfg, const at::TensorOptions& options) :
       register_module("tok_embeddings", TokenEmbedding(cfg.vocab_size, cfg.dim, options));
   layers = register_module("layers", torch::nn::ModuleList());
   for (int i = 0; i < cfg.n_layers; ++i) layers->push_back(TransformerBlock(cfg_, options));
-  norm = register_module("norm", RMSNorm(cfg.dim, cfg.norm_eps, options));
+  norm = register_module("norm", RMSNorm(cfg.dim, cfg.norm_eps, options, cfg.fused_kernels));
   output = register_module("output", Dense(cfg.dim, cfg.vocab_size, false, options));
 }
 

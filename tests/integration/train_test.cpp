@@ -226,6 +226,19 @@ TEST_CASE("train: bench prints one JSON line per batch size", "[train][integrati
     CHECK(j.at("tokens_per_s").get<double>() > 0);
     CHECK(j.at("seq_len") == 64);
     CHECK(j.at("trainable_params").get<int64_t>() > 0);
+    // per-phase times: wall clock on the CPU; together they cover most of the step
+    CHECK(j.at("phase_timing") == "wall clock");
+    double sum = 0;
+    for (const char* p : {"encoder_forward", "llm_forward", "backward", "grad_sync", "optimizer"}) {
+      INFO(p);
+      const double v = j.at("phase_ms").at(p).get<double>();
+      CHECK(v >= 0);
+      sum += v;
+    }
+    CHECK(j.at("phase_ms").at("llm_forward").get<double>() > 0);
+    CHECK(j.at("phase_ms").at("backward").get<double>() > 0);
+    CHECK(sum <= j.at("step_ms").get<double>() * 1.01);
+    CHECK(sum >= j.at("step_ms").get<double>() * 0.5);
   }
 }
 

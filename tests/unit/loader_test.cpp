@@ -352,3 +352,25 @@ TEST_CASE("batches are pinned when CUDA is present", "[loader][cuda]") {
   CHECK(b[0].labels.is_pinned());
   CHECK(b[0].images.is_pinned());
 }
+
+TEST_CASE("pinning is off for a CPU run and harmless where CUDA is missing", "[loader][skips]") {
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  auto tok = std::make_shared<const LlamaTokenizer>(model.string());
+  DataConfig c = demo_config();
+  c.num_workers = 2;
+  auto ds = std::make_shared<const Dataset>(c);
+  LoaderOptions cpu_run{1, 0, 7, true};
+  DataLoader plain(c, ds, tok, cpu_run);
+  CHECK_FALSE(plain.pinned());  // a CPU run never pins, even with data.pin_memory: true
+  LoaderOptions cuda_run = cpu_run;
+  cuda_run.device_is_cuda = true;
+  DataLoader asked(c, ds, tok, cuda_run);
+  CHECK(asked.pinned() == at::hasCUDA());  // no usable CUDA: nothing to pin for
+  auto a = run_epoch(plain, 1), b = run_epoch(asked, 1);
+  check_same(a, b);
+  for (const auto& x : b) CHECK(x.tokens.is_pinned() == at::hasCUDA());
+  // batch_on to the CPU returns the very tensors (no copy, no change)
+  auto on = batch_on(a[0], at::Device(at::kCPU));
+  CHECK(on.tokens.data_ptr() == a[0].tokens.data_ptr());
+  CHECK(on.images.data_ptr() == a[0].images.data_ptr());
+}
