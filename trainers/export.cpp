@@ -2,7 +2,6 @@
 #include "trainers/export.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -11,6 +10,7 @@
 #include "models/imagebind_llm_weights.h"
 #include "src/core/error.h"
 #include "src/io/convert.h"
+#include "src/io/durable_file.h"
 #include "src/io/pth_writer.h"
 #include "src/io/safetensors.h"
 #include "src/io/state_dict.h"
@@ -104,7 +104,9 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
     man["lora_kept"] = {"wv"};
     man["tensors"] = manifest_of(merged);
     const auto mp = (fs::path(o.out_dir) / "merged.manifest.json").string();
-    std::ofstream(mp) << man.dump(2) << "\n";
+    // Like the weight files: written to a .tmp, fsync'd and renamed, so a killed export never
+    // leaves a truncated manifest under its final name.
+    io::replace_file_atomically(mp, man.dump(2) + "\n");
     r.files.push_back(st);
     r.files.push_back(mp);
     r.merged_tensors = static_cast<int64_t>(merged.size());
