@@ -9,6 +9,7 @@
 
 #include "models/imagebind_llm_weights.h"
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 #include "src/io/convert.h"
 #include "src/io/durable_file.h"
 #include "src/io/pth_writer.h"
@@ -81,10 +82,12 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
     const auto pth = (fs::path(o.out_dir) / "delta.pth").string();
     io::write_safetensors(st, delta, {{"format", "ibllm-delta"}, {"info", info.dump()},
                                       {"llama_base_identity", info["llama_base_identity"].get<std::string>()}});
+    core::kill_point("export.delta.safetensors");  // test seam (IBLLM_TEST_KILL_AT)
     std::vector<std::pair<std::string, at::Tensor>> ordered;
     for (const auto& p : m.model->named_parameters(true))  // registration order, like 7B.pth
       if (delta.count(p.key())) ordered.emplace_back(p.key(), delta.at(p.key()));
     io::write_pth(pth, ordered, "model");
+    core::kill_point("export.delta.pth");
     r.files.push_back(st);
     r.files.push_back(pth);
     r.delta_tensors = static_cast<int64_t>(delta.size());
@@ -99,6 +102,7 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
     auto merged = cast_cpu(all, dtype);
     const auto st = (fs::path(o.out_dir) / "merged.safetensors").string();
     io::write_safetensors(st, merged, {{"format", "ibllm-merged"}, {"info", info.dump()}});
+    core::kill_point("export.merged.safetensors");
     nlohmann::json man = info;
     man["lora_folded"] = {"wq", "wk", "wo", "w1", "w2", "w3"};
     man["lora_kept"] = {"wv"};
@@ -107,6 +111,7 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
     // Like the weight files: written to a .tmp, fsync'd and renamed, so a killed export never
     // leaves a truncated manifest under its final name.
     io::replace_file_atomically(mp, man.dump(2) + "\n");
+    core::kill_point("export.manifest");
     r.files.push_back(st);
     r.files.push_back(mp);
     r.merged_tensors = static_cast<int64_t>(merged.size());
