@@ -34,7 +34,8 @@ KillSpec parse_spec() {
   }
   const auto colon = v.rfind(':');
   char* end = nullptr;
-  const long long n = colon == std::string::npos ? 0 : std::strtoll(v.c_str() + colon + 1, &end, 10);
+  const long long n =
+      colon == std::string::npos ? 0 : std::strtoll(v.c_str() + colon + 1, &end, 10);
   if (colon == std::string::npos || colon == 0 || end == nullptr || *end != '\0' || n < 1) {
     std::fprintf(stderr, "IBLLM_TEST_KILL_AT='%s' ignored: expected <point>:<n>[@<rank>], n >= 1\n",
                  env);
