@@ -40,6 +40,10 @@ set -m
 pids=()
 for (( i = 0; i < N; i++ )); do
   (
+    # A trap (not an ignore, which the rank would inherit) keeps this subshell alive until its rank
+    # has exited: without it a forwarded TERM ended the subshell at once, and this script returned
+    # while the rank was still saving or reporting its error.
+    trap ':' INT TERM
     export RANK=$i WORLD_SIZE=$N LOCAL_RANK=$i LOCAL_WORLD_SIZE=$N
     export MASTER_ADDR=127.0.0.1 MASTER_PORT=$PORT
     # The filter ignores INT/TERM so a rank's last words (e.g. "saved checkpoint") still get out.

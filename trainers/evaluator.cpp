@@ -8,6 +8,7 @@
 #include "data/loader.h"
 #include "data/tokenizer.h"
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 #include "src/distributed/communicator.h"
 #include "trainers/train_step.h"
 
@@ -55,6 +56,7 @@ EvalResult evaluate(models::ImageBindLlmImpl& model, const RunConfig& c,
     r.tokens += n;
     r.samples += b->size();
     ++r.batches;
+    core::kill_point("eval.batch");  // test seam (IBLLM_TEST_KILL_AT)
     if (max_batches > 0 && r.batches >= max_batches) break;
   }
   model.train(was_training);

@@ -4,7 +4,6 @@
 #include "trainers/export.h"
 
 #include <filesystem>
-#include <fstream>
 
 #include <ATen/ATen.h>
 #include <nlohmann/json.hpp>
@@ -13,6 +12,7 @@
 
 #include "models/imagebind_llm_weights.h"
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 #include "src/io/convert.h"
 #include "src/io/durable_file.h"
 #include "src/io/pth_writer.h"
@@ -137,10 +137,12 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
       io::write_safetensors(stage.path("delta.safetensors"), delta,
                             {{"format", "ibllm-delta"}, {"info", info.dump()},
                              {"llama_base_identity", info["llama_base_identity"].get<std::string>()}});
+      core::kill_point("export.delta.safetensors");  // test seam (IBLLM_TEST_KILL_AT)
       std::vector<std::pair<std::string, at::Tensor>> ordered;
       for (const auto& p : m.model->named_parameters(true))  // registration order, like 7B.pth
         if (delta.count(p.key())) ordered.emplace_back(p.key(), delta.at(p.key()));
       io::write_pth(stage.path("delta.pth"), ordered, "model");
+      core::kill_point("export.delta.pth");
       r.delta_tensors = static_cast<int64_t>(delta.size());
     }
     if (o.merged) {
@@ -154,11 +156,13 @@ ExportResult export_weights(RunSetup& run, const ExportOptions& o) {
       needed += tensor_bytes(merged);
       io::write_safetensors(stage.path("merged.safetensors"), merged,
                             {{"format", "ibllm-merged"}, {"info", info.dump()}});
+      core::kill_point("export.merged.safetensors");
       nlohmann::json man = info;
       man["lora_folded"] = {"wq", "wk", "wo", "w1", "w2", "w3"};
       man["lora_kept"] = {"wv"};
       man["tensors"] = manifest_of(merged);
       io::write_file_durably(stage.path("merged.manifest.json"), man.dump(2) + "\n");
+      core::kill_point("export.manifest");
       r.merged_tensors = static_cast<int64_t>(merged.size());
     }
     r.files = stage.commit();

@@ -7,6 +7,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "src/core/error.h"
 #include "trainers/device_stats.h"
 
 namespace ibllm::train {
@@ -112,6 +113,34 @@ void StepLogger::reset_interval() {
   loss_tokens_ = tokens_ = loss_plain_ = 0.0;
   steps_ = samples_ = seen_ = finite_ = 0;
   seconds_ = wait_ = 0.0;
+}
+
+nlohmann::json StepLogger::interval_state() const {
+  return {{"loss_tokens", loss_tokens_}, {"tokens", tokens_},   {"loss_plain", loss_plain_},
+          {"steps", steps_},             {"samples", samples_}, {"seen", seen_},
+          {"finite", finite_},           {"seconds", seconds_}, {"wait", wait_},
+          // JSON has no NaN: a non-finite norm (a skipped step) is written as null
+          {"grad_norm", std::isfinite(grad_norm_) ? nlohmann::json(grad_norm_) : nlohmann::json()}};
+}
+
+void StepLogger::restore_interval(const nlohmann::json& j, const std::string& origin) {
+  try {
+    loss_tokens_ = j.at("loss_tokens").get<double>();
+    tokens_ = j.at("tokens").get<double>();
+    loss_plain_ = j.at("loss_plain").get<double>();
+    steps_ = j.at("steps").get<int64_t>();
+    samples_ = j.at("samples").get<int64_t>();
+    seen_ = j.at("seen").get<int64_t>();
+    finite_ = j.at("finite").get<int64_t>();
+    seconds_ = j.at("seconds").get<double>();
+    wait_ = j.at("wait").get<double>();
+    const auto& g = j.at("grad_norm");
+    grad_norm_ = g.is_null() ? std::nan("") : g.get<double>();
+  } catch (const nlohmann::json::exception& e) {
+    reset_interval();
+    throw CheckpointError(origin + ": 'log_interval' is malformed: " + e.what(),
+                          "resume from an older checkpoint (checkpoint.resume: <dir>)");
+  }
 }
 
 void StepLogger::record(const std::string& kind, int64_t step, const nlohmann::json& values) {

@@ -46,6 +46,13 @@ class StepLogger {
   void record(const std::string& kind, int64_t step, const nlohmann::json& values);
   void finish();
 
+  // The sums of the steps since the last emit (this rank's shares). A checkpoint keeps them, so a
+  // run resumed in the middle of an interval logs its next record over the same steps as an
+  // uninterrupted run, to the bit.
+  nlohmann::json interval_state() const;
+  // Throws CheckpointError naming `origin` when `j` is not what interval_state() writes.
+  void restore_interval(const nlohmann::json& j, const std::string& origin);
+
  private:
   void reset_interval();
 

@@ -7,6 +7,7 @@
 #include <torch/csrc/autograd/autograd.h>
 
 #include "models/llama/lm_loss.h"
+#include "src/core/kill_point.h"
 #include "trainers/grad_norm.h"
 
 namespace ibllm::train {
@@ -68,6 +69,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     auto visual = batch_visual_input(model_, b);
     phase(StepPhase::kForward);
     auto logits = model_.forward(b.tokens, visual, b.has_visual);
+    core::kill_point("step.forward");  // test seam (IBLLM_TEST_KILL_AT): after a forward
     auto labels = b.labels.to(logits.device());
     at::Tensor loss;
     if (reference) {
@@ -81,6 +83,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
     phase(StepPhase::kBackward);
     if (k + 1 == micro.size() && sync_.before_final_backward) sync_.before_final_backward();
     if (loss.requires_grad()) loss.backward();
+    core::kill_point("step.backward");
     loss_total = loss_total + loss.detach().to(at::kDouble);
   }
 
@@ -115,6 +118,7 @@ StepStats TrainStep::run(const std::vector<data::Batch>& micro, double lr) {
   if (st.finite && st.tokens > 0) {
     if (optim_.clip_grad_norm > 0) clip_grads_(tensors_, optim_.clip_grad_norm, norm);
     optimizer_.step(lr);
+    core::kill_point("step.update");  // the weights changed, the step is not counted yet
     if (sync_.after_update) sync_.after_update();
     st.applied = true;
   }

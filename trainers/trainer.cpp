@@ -104,6 +104,7 @@ class Trainer {
   std::unique_ptr<StepLogger> log_;
 
   Progress pos_;
+  nlohmann::json resumed_interval_;  // this rank's unlogged metric sums from the checkpoint
   bool stop_ = false;
   double last_lr_ = 0.0;
   bool overlap_reported_ = false;
@@ -234,6 +235,8 @@ void Trainer::resume() {
   else if (rng.is_object() && world_ == 1)
     checkpoint::restore_rng_state(rng);
   const int64_t saved_world = state.world_size;
+  if (saved_world == world_ && rank_ < static_cast<int64_t>(state.log_interval.size()))
+    resumed_interval_ = state.log_interval.at(static_cast<size_t>(rank_));
   if (saved_world != world_)
     spdlog::warn("resuming a {}-rank run on {} ranks (global batch {} kept; the sample order "
                  "continues from global sample {})",
@@ -258,6 +261,8 @@ void Trainer::start_logger() {
   if (world_ > 1)
     so.sum_over_ranks = [this](std::vector<double> v) { return comm_.sum(std::move(v)); };
   log_ = std::make_unique<StepLogger>(so);
+  if (resumed_interval_.is_object())
+    log_->restore_interval(resumed_interval_, (run_dir_ / "checkpoints").string());
   if (pos_.step > 0)
     log_->record("resume", pos_.step, {{"epoch", pos_.epoch}, {"cursor", pos_.cursor}});
 }
@@ -303,7 +308,6 @@ void Trainer::loop() {
       pos_.cursor = 0;
     }
   }
-  log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
 }
 
 // Bookkeeping of one optimizer step: the one-time overlap report and the non-finite guard.
@@ -349,6 +353,9 @@ void Trainer::finish() {
   if (stop_) {
     result_.stop_signal = checkpoint::stop_signal() ? checkpoint::stop_signal() : SIGTERM;
     save(result_.stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
+    // The steps since the last record, logged after the checkpoint kept their sums: the resumed
+    // run logs that interval again, over the same steps as an uninterrupted run would.
+    log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
   } else {
     result_.eval = run_eval();
     save("end");
@@ -365,9 +372,15 @@ void Trainer::save(const std::string& why) {
   std::map<std::string, at::Tensor> optimizer_state;
   if (c_.checkpoint.save_optimizer)  // collective under ZeRO-1: the shards meet on rank 0
     optimizer_state = dp_->optimizer_state(*optimizer_);
-  nlohmann::json rngs = nlohmann::json::array();
-  for (const auto& s : comm_.all_gather_strings(checkpoint::capture_rng_state().dump()))
-    rngs.push_back(nlohmann::json::parse(s));
+  // Per rank: its RNG state and its unlogged metric sums, in one gather.
+  nlohmann::json rngs = nlohmann::json::array(), intervals = nlohmann::json::array();
+  const nlohmann::json mine = {{"rng", checkpoint::capture_rng_state()},
+                               {"log", log_->interval_state()}};
+  for (const auto& s : comm_.all_gather_strings(mine.dump())) {
+    auto j = nlohmann::json::parse(s);
+    rngs.push_back(std::move(j.at("rng")));
+    intervals.push_back(std::move(j.at("log")));
+  }
   // Rank 0 writes; then every rank learns whether that worked (the max-reduce is also the barrier),
   // so all ranks continue or stop together.
   std::exception_ptr write_error;
@@ -385,6 +398,7 @@ void Trainer::save(const std::string& why) {
     state.total_steps = total_;
     state.reason = why;
     state.rng = std::move(rngs);
+    state.log_interval = std::move(intervals);
     ck.state = checkpoint::to_json(state);
     ck.resolved_config = run_.resolved_yaml;
     ck.signature = signature_;

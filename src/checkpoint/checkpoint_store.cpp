@@ -305,6 +305,7 @@ fs::path CheckpointStore::save(int64_t step, const CheckpointContents& c,
   };
   try {
     fs::create_directory(tmp);
+    stage_done("begin");
     write_contents(tmp, step, c, cfg_.save_optimizer,
                    [this](const std::string& st) { stage_done(st); });
   } catch (const IoError& e) {
@@ -358,6 +359,7 @@ void CheckpointStore::prune(int64_t keep_step) {
     fs::path doomed = path;
     doomed += ".deleting.tmp";
     rename_or_throw(path, doomed);
+    stage_done("pruning");
     fs::remove_all(doomed);
     removed = true;
   }

@@ -19,6 +19,7 @@
 #include "src/checkpoint/checkpoint_config.h"
 #include "src/checkpoint/checkpoint_meta.h"
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 
 namespace ibllm::checkpoint {
 
@@ -76,6 +77,7 @@ class CheckpointStore {
   void prune(int64_t keep_step);
   void stage_done(const std::string& stage) const {
     if (hook_) hook_(stage);
+    core::kill_point("checkpoint." + stage);  // IBLLM_TEST_KILL_AT (src/core/kill_point.h)
   }
 
   std::filesystem::path run_dir_;

@@ -6,6 +6,7 @@
 
 #include <csignal>
 #include <cstring>
+#include <exception>
 
 #include "src/core/error.h"
 
@@ -32,24 +33,44 @@ void on_signal(int sig) {
   (void)ignored;
 }
 
-}  // namespace
+// After the guard is left by an exception: the error is on its way to main, which prints it. A
+// launcher that saw another rank die sends SIGTERM right then; the default action would kill
+// this process before its error reached the log, so the first signal is only noted.
+void on_signal_while_failing(int sig) {
+  if (g_signal != 0) {
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+    return;
+  }
+  g_signal = sig;
+}
 
-StopSignalGuard::StopSignalGuard() {
-  if (g_installed) throw Error("checkpoint", "StopSignalGuard is already installed");
+void install(void (*handler)(int), struct sigaction* old_int, struct sigaction* old_term) {
   struct sigaction sa;
   std::memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_signal;
+  sa.sa_handler = handler;
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGINT, &sa, &g_old_int);
-  sigaction(SIGTERM, &sa, &g_old_term);
+  sigaction(SIGINT, &sa, old_int);
+  sigaction(SIGTERM, &sa, old_term);
+}
+
+}  // namespace
+
+StopSignalGuard::StopSignalGuard() : uncaught_(std::uncaught_exceptions()) {
+  if (g_installed) throw Error("checkpoint", "StopSignalGuard is already installed");
+  install(on_signal, &g_old_int, &g_old_term);
   g_installed = true;
 }
 
 StopSignalGuard::~StopSignalGuard() {
+  g_installed = false;
+  if (std::uncaught_exceptions() > uncaught_) {  // unwinding: see on_signal_while_failing
+    install(on_signal_while_failing, nullptr, nullptr);
+    return;
+  }
   sigaction(SIGINT, &g_old_int, nullptr);
   sigaction(SIGTERM, &g_old_term, nullptr);
-  g_installed = false;
 }
 
 bool stop_requested() { return g_signal != 0; }

@@ -6,13 +6,18 @@
 
 namespace ibllm::checkpoint {
 
-// Installs the handlers for its lifetime and restores the previous ones afterwards.
+// Installs the handlers for its lifetime and restores the previous ones afterwards. Left by an
+// exception, it keeps noting the first SIGTERM/SIGINT instead (a second one still kills), so the
+// error reaches main and the log even when a launcher stops the process at that moment.
 class StopSignalGuard {
  public:
   StopSignalGuard();
   ~StopSignalGuard();
   StopSignalGuard(const StopSignalGuard&) = delete;
   StopSignalGuard& operator=(const StopSignalGuard&) = delete;
+
+ private:
+  int uncaught_;  // std::uncaught_exceptions() at construction
 };
 
 bool stop_requested();

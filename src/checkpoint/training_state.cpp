@@ -14,7 +14,8 @@ nlohmann::json to_json(const TrainingState& s) {
           {"world_size", s.world_size},
           {"total_steps", s.total_steps},
           {"reason", s.reason},
-          {"rng", s.rng}};
+          {"rng", s.rng},
+          {"log_interval", s.log_interval}};
 }
 
 TrainingState parse_training_state(const nlohmann::json& j, const std::string& file) {
@@ -58,6 +59,13 @@ TrainingState parse_training_state(const nlohmann::json& j, const std::string& f
                                 std::string(it->type_name()),
                             hint);
     s.rng = *it;
+  }
+  if (const auto it = j.find("log_interval"); it != j.end()) {
+    if (!it->is_array())
+      throw CheckpointError(file + ": key 'log_interval' must be a list of per-rank objects, found " +
+                                std::string(it->type_name()),
+                            hint);
+    s.log_interval = *it;
   }
   return s;
 }

@@ -1,7 +1,8 @@
 // The position of a training run as a checkpoint's state.json records it: optimizer step, epoch,
 // sample cursor, the non-finite-step streak, the global batch and world size it ran with, the
-// planned total, why it was saved, and the per-rank RNG states. One typed struct both ways, so a
-// damaged or hand-edited state.json fails with the file and the key named, not a JSON exception.
+// planned total, why it was saved, the per-rank RNG states and unlogged metric sums. One typed
+// struct both ways, so a damaged or hand-edited state.json fails with the file and the key named,
+// not a JSON exception.
 #pragma once
 
 #include <cstdint>
@@ -21,11 +22,14 @@ struct TrainingState {
   int64_t total_steps = 0;
   std::string reason;        // every_steps, end, SIGTERM, SIGINT
   nlohmann::json rng = nlohmann::json::array();  // one capture_rng_state() per rank
+  // One object per rank: the metric sums of the steps since the last log record (StepLogger), so a
+  // run resumed mid-interval logs that interval over the same steps. Absent in older checkpoints.
+  nlohmann::json log_interval = nlohmann::json::array();
 };
 
 nlohmann::json to_json(const TrainingState& s);
 // `file` names the state.json in errors. step, epoch, cursor and global_batch are required;
-// bad_steps, world_size, total_steps, reason and rng have defaults (older checkpoints lack some).
+// bad_steps, world_size, total_steps, reason, rng and log_interval have defaults (older checkpoints lack some).
 // Throws CheckpointError naming the file and the key for a missing key, a wrong type or a negative
 // count.
 TrainingState parse_training_state(const nlohmann::json& j, const std::string& file);

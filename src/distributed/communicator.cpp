@@ -18,6 +18,7 @@
 
 #include "src/core/error.h"
 #include "src/distributed/dist_error.h"
+#include "src/distributed/peer_processes.h"
 #include "src/distributed/process_group.h"
 
 namespace ibllm::dist {
@@ -91,13 +92,14 @@ class ProcessGroupCommunicator : public Communicator {
  public:
   ProcessGroupCommunicator(const DistEnv& env, std::string backend, at::Device device,
                            int64_t timeout_s, c10::intrusive_ptr<c10d::Store> store,
-                           detail::ProcessGroupPtr pg)
+                           detail::ProcessGroupPtr pg, PeerProcesses peers)
       : env_(env),
         backend_(std::move(backend)),
         device_(device),
         timeout_s_(timeout_s),
         store_(std::move(store)),
-        pg_(std::move(pg)) {}
+        pg_(std::move(pg)),
+        peers_(std::move(peers)) {}
 
   int64_t rank() const override { return env_.rank; }
   int64_t world_size() const override { return env_.world_size; }
@@ -247,9 +249,12 @@ class ProcessGroupCommunicator : public Communicator {
 
   [[noreturn]] void fail(const char* what, Clock::time_point start, const std::string& cause) {
     const double waited = std::chrono::duration<double>(Clock::now() - start).count();
+    // Which peer is gone matters more than the transport's words (which name only an address).
+    const std::string peers = peers_.describe(std::chrono::milliseconds(500));
     throw DistError("rank " + std::to_string(env_.rank) + "/" + std::to_string(env_.world_size) +
                         ": " + what + " over " + backend_ + " failed after " +
-                        std::to_string(static_cast<int64_t>(waited)) + " s: " + cause,
+                        std::to_string(static_cast<int64_t>(waited)) + " s: " + peers + " (" +
+                        backend_ + ": " + cause + ")",
                     "another rank died, hung or took a different code path (timeout " +
                         std::to_string(timeout_s_) + " s, dist.timeout_s); check the first "
                         "error in the other ranks' logs");
@@ -261,6 +266,7 @@ class ProcessGroupCommunicator : public Communicator {
   int64_t timeout_s_;
   c10::intrusive_ptr<c10d::Store> store_;  // kept alive: rank 0 hosts the server
   detail::ProcessGroupPtr pg_;
+  PeerProcesses peers_;
 };
 
 at::Device comm_device(const DistEnv& env, const std::string& backend, at::Device device) {
@@ -326,6 +332,7 @@ std::unique_ptr<Communicator> make_communicator(const DistEnv& env_in, const Dis
   spec.size = static_cast<int>(env.world_size);
   spec.timeout = timeout;
   spec.master_addr = env.master_addr;
+  PeerProcesses::publish(*store, env.rank);  // before the group forms: see peer_processes.h
   detail::ProcessGroupPtr pg;
   try {
     pg = backend == "nccl" ? detail::make_nccl_group(spec) : detail::make_gloo_group(spec);
@@ -339,7 +346,9 @@ std::unique_ptr<Communicator> make_communicator(const DistEnv& env_in, const Dis
                     "another rank failed during start-up, or the network between nodes is "
                     "blocked (GLOO_SOCKET_IFNAME / NCCL_SOCKET_IFNAME select the interface)");
   }
-  return std::make_unique<ProcessGroupCommunicator>(env, backend, cdev, cfg.timeout_s, store, pg);
+  auto peers = PeerProcesses::read(*store, env.rank, env.world_size);
+  return std::make_unique<ProcessGroupCommunicator>(env, backend, cdev, cfg.timeout_s, store, pg,
+                                                    std::move(peers));
 }
 
 }  // namespace ibllm::dist

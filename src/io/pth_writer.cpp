@@ -20,6 +20,7 @@
 #include <set>
 
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 
 namespace ibllm::io {
 namespace {
@@ -430,6 +431,7 @@ void write_pth(const std::string& path,
     const void* data = nbytes > 0 ? c.data_ptr() : &kNoData;
     zip_call("tensor '" + printable(name) + "'",
              [&](Writer& w) { w.writeRecord("data/" + std::to_string(i), data, nbytes); });
+    core::kill_point("pth.tensor");  // test seam: a file killed half-written
   }
   zip_call("the zip directory", [](Writer& w) { w.writeEndOfFile(); });
   writer.reset();

@@ -20,6 +20,7 @@
 #include <sstream>
 
 #include "src/core/error.h"
+#include "src/core/kill_point.h"
 #include "src/io/mapped_file.h"
 
 namespace ibllm::io {
@@ -504,6 +505,7 @@ void SafetensorsWriter::write(const std::string& name, const at::Tensor& tensor)
   }
   written_ += n;
   ++next_;
+  core::kill_point("safetensors.tensor");  // test seam: a file killed half-written
 }
 
 void SafetensorsWriter::finish() {

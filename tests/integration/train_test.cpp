@@ -153,6 +153,41 @@ TEST_CASE("train: kill -9 and resume equals an uninterrupted run, bitwise", "[tr
   }
 }
 
+TEST_CASE("train: a log interval that spans a kill is logged as if uninterrupted", "[train][integration][resume]") {
+  // Found by the crash-resume campaign's design review: with trainer.log_every 4 and checkpoints
+  // every 3 steps, the record of step 8 after a resume from step 6 used to cover steps 7-8 only
+  // (loss, tokens and throughput of 2 steps instead of 4). The interval's sums now travel in
+  // state.json. IBLLM_TEST_KILL_AT kills right after the step-6 checkpoint is published.
+  auto out = ibllm::test::scratch_dir("train_log_interval");
+  const std::string extra = " --set trainer.log_every=4 --set checkpoint.every_steps=3";
+  auto a = out / "a", b = out / "b";
+  auto ra = run_cli("train configs/tiny_pretrain.yaml" + common(a, 12) + extra);
+  INFO(ra.output);
+  REQUIRE(ra.code == 0);
+  const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 12) + extra;
+  auto killed = ibllm::test::run_shell("IBLLM_TEST_KILL_AT=checkpoint.latest:2 \"$IBLLM_BIN\" " + args_b);
+  INFO(killed.output);
+  REQUIRE(killed.output.find("SIGKILL at checkpoint.latest:2") != std::string::npos);
+  auto rb = run_cli(args_b);
+  INFO(rb.output);
+  REQUIRE(rb.code == 0);
+  REQUIRE(last_json_line(rb.output).at("resumed_from") == 6);
+  std::map<int64_t, nlohmann::json> ta, tb;
+  for (const auto& r : ibllm::core::read_metrics((a / "tiny_pretrain" / "metrics.jsonl").string()))
+    if (r.value("kind", "") == "train") ta[r.at("step").get<int64_t>()] = r;
+  for (const auto& r : ibllm::core::read_metrics((b / "tiny_pretrain" / "metrics.jsonl").string()))
+    if (r.value("kind", "") == "train") tb[r.at("step").get<int64_t>()] = r;
+  REQUIRE(ta.size() == 3);  // steps 4, 8, 12
+  REQUIRE(tb.size() == 3);
+  for (const auto& [step, rec] : ta) {
+    INFO("step " << step);
+    for (const char* k : {"loss", "ppl", "tokens", "grad_norm", "lr", "epoch"}) {
+      INFO(k);
+      CHECK(rec.at(k) == tb.at(step).at(k));  // bitwise
+    }
+  }
+}
+
 TEST_CASE("train: resuming with a different model fails loudly with both values", "[train][integration][resume]") {
   auto out = ibllm::test::scratch_dir("train_mismatch");
   REQUIRE(run_cli("train configs/tiny_pretrain.yaml" + common(out, 3)).code == 0);

@@ -570,6 +570,33 @@ TEST_CASE("checkpoint: SIGTERM/SIGINT become a stop request", "[checkpoint]") {
   CHECK(WTERMSIG(status) == SIGTERM);
 }
 
+TEST_CASE("checkpoint: a stop signal while an error unwinds does not hide the error",
+          "[checkpoint]") {
+  // Found by the 2-rank crash-resume campaign: launch/local.sh sends SIGTERM to the surviving rank
+  // just as its failed collective unwinds past the trainer's guard; with the default action
+  // restored, the rank died before main printed which collective failed and which rank was gone.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    struct RaiseOnUnwind {
+      ~RaiseOnUnwind() { std::raise(SIGTERM); }
+    };
+    try {
+      RaiseOnUnwind late;  // destroyed after the guard: the signal comes once the guard is gone
+      StopSignalGuard guard;
+      throw std::runtime_error("all_reduce failed");
+    } catch (const std::runtime_error&) {
+      ::_exit(stop_requested() ? 7 : 8);  // main would print the error here
+    }
+    ::_exit(9);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  INFO("wait status " << status);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 7);
+}
+
 TEST_CASE("checkpoint: a second concurrent saver is refused", "[checkpoint]") {
   const fs::path run = ibllm::test::scratch_dir("ckpt_lock");
   fs::create_directories(run / "checkpoints");

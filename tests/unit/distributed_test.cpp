@@ -468,6 +468,10 @@ TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", 
       CHECK(out[static_cast<size_t>(r)].exit_code == 1);
       CHECK(out[static_cast<size_t>(r)].message.find("all_reduce(sum) over gloo failed") !=
             std::string::npos);
+      // The dead rank is named (not only Gloo's "Connection reset by peer [address]").
+      CHECK(out[static_cast<size_t>(r)].message.find("rank 1 (pid ") != std::string::npos);
+      CHECK(out[static_cast<size_t>(r)].message.find("on this machine) has exited") !=
+            std::string::npos);
     }
   }
   SECTION("a rank never joins the collective (hung peer)") {
@@ -486,6 +490,7 @@ TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", 
     CHECK_FALSE(out[0].killed);
     CHECK(out[0].exit_code == 1);
     CHECK(out[0].message.find("all_reduce(sum) over gloo failed") != std::string::npos);
+    CHECK(out[0].message.find("rank 1 on this machine is still running") != std::string::npos);
   }
   SECTION("a rank never arrives at the rendezvous") {
     const int port = test::free_port();

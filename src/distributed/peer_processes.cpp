@@ -1,0 +1,130 @@
+// See peer_processes.h. Linux /proc only; on anything else the table stays empty.
+#include "src/distributed/peer_processes.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <torch/csrc/distributed/c10d/Store.hpp>
+
+namespace ibllm::dist {
+namespace {
+
+std::string read_all(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// State letter and start time of /proc/<pid>/stat; false when it cannot be read.
+bool read_stat(int64_t pid, char* state, uint64_t* start_time) {
+  const std::string s = read_all("/proc/" + std::to_string(pid) + "/stat");
+  const auto paren = s.rfind(')');  // the command name may contain spaces and parentheses
+  if (paren == std::string::npos) return false;
+  std::istringstream in(s.substr(paren + 1));
+  std::string field;
+  in >> *state;
+  for (int i = 4; i < 22 && in >> field; ++i) {
+  }
+  return static_cast<bool>(in >> *start_time);
+}
+
+std::string ranks_text(const std::vector<int64_t>& ranks) {
+  std::string s;
+  for (size_t i = 0; i < ranks.size(); ++i) s += (i ? ", " : "") + std::to_string(ranks[i]);
+  return s;
+}
+
+}  // namespace
+
+std::string peer_machine_key() {
+  std::string boot = read_all("/proc/sys/kernel/random/boot_id");
+  while (!boot.empty() && (boot.back() == '\n' || boot.back() == ' ')) boot.pop_back();
+  char ns[128] = {0};
+  const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
+  return "ibllm/processes/" + boot + "/" + (n > 0 ? std::string(ns, static_cast<size_t>(n)) : "");
+}
+
+bool peer_alive(const PeerProcess& p) {
+  char state = '?';
+  uint64_t start = 0;
+  if (!read_stat(p.pid, &state, &start)) return false;
+  return start == p.start_time && state != 'Z' && state != 'X' && state != 'x';
+}
+
+void PeerProcesses::publish(c10d::Store& store, int64_t rank) {
+  char state = '?';
+  uint64_t start = 0;
+  if (!read_stat(::getpid(), &state, &start)) return;
+  const std::string entry =
+      std::to_string(rank) + ":" + std::to_string(::getpid()) + ":" + std::to_string(start) + ";";
+  try {
+    store.append(peer_machine_key(), std::vector<uint8_t>(entry.begin(), entry.end()));
+  } catch (const std::exception& e) {
+    spdlog::debug("dist: could not publish this process for failure messages: {}", e.what());
+  }
+}
+
+PeerProcesses PeerProcesses::read(c10d::Store& store, int64_t rank, int64_t world_size) {
+  PeerProcesses t;
+  t.rank_ = rank;
+  t.world_size_ = world_size;
+  try {
+    const auto bytes = store.get(peer_machine_key());
+    std::istringstream in(std::string(bytes.begin(), bytes.end()));
+    for (std::string entry; std::getline(in, entry, ';');) {
+      PeerProcess p;
+      char c1 = 0, c2 = 0;
+      std::istringstream e(entry);
+      if (!(e >> p.rank >> c1 >> p.pid >> c2 >> p.start_time) || c1 != ':' || c2 != ':') continue;
+      if (p.rank != rank && p.rank >= 0 && p.rank < world_size) t.peers_.push_back(p);
+    }
+    t.known_ = true;
+  } catch (const std::exception& e) {
+    spdlog::debug("dist: could not list the other ranks' processes: {}", e.what());
+  }
+  std::sort(t.peers_.begin(), t.peers_.end(),
+            [](const PeerProcess& a, const PeerProcess& b) { return a.rank < b.rank; });
+  return t;
+}
+
+std::string PeerProcesses::describe(std::chrono::milliseconds grace) const {
+  if (!known_) return "the state of the other ranks is unknown";
+  const auto deadline = std::chrono::steady_clock::now() + grace;
+  std::vector<const PeerProcess*> dead;
+  for (;;) {
+    dead.clear();
+    for (const auto& p : peers_)
+      if (!peer_alive(p)) dead.push_back(&p);
+    if (!dead.empty() || peers_.empty() || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::string s;
+  for (size_t i = 0; i < dead.size(); ++i)
+    s += (i ? ", " : "") + std::string("rank ") + std::to_string(dead[i]->rank) + " (pid " +
+         std::to_string(dead[i]->pid) + " on this machine)";
+  if (!dead.empty()) s += dead.size() == 1 ? " has exited" : " have exited";
+  std::vector<int64_t> local, remote;
+  std::set<int64_t> here;
+  for (const auto& p : peers_) here.insert(p.rank);
+  for (int64_t r = 0; r < world_size_; ++r)
+    if (r != rank_ && !here.count(r)) remote.push_back(r);
+  if (dead.empty() && !peers_.empty()) {
+    for (const auto& p : peers_) local.push_back(p.rank);
+    s = std::string(local.size() == 1 ? "rank " : "ranks ") + ranks_text(local) +
+        " on this machine " + (local.size() == 1 ? "is" : "are") +
+        " still running (hung, or on another code path)";
+  }
+  if (!remote.empty())
+    s += std::string(s.empty() ? "" : "; ") + (remote.size() == 1 ? "rank " : "ranks ") +
+         ranks_text(remote) + (remote.size() == 1 ? " runs" : " run") +
+         " on another machine (not checked from here)";
+  return s;
+}
+
+}  // namespace ibllm::dist
