@@ -26,8 +26,14 @@ namespace {
 
 // The sanitizer runtimes (ASan, TSan) refuse RTLD_DEEPBIND (it would bypass their interceptors); a
 // sanitizer build loads the plugin RTLD_LOCAL only, which is safe with the pip wheel's LibTorch (it
-// does not export protobuf symbols; Debian's 1.13 did, hence DEEPBIND).
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+// does not export protobuf symbols; Debian's 1.13 did, hence DEEPBIND). GCC defines
+// __SANITIZE_*__; clang (the fuzz build, tests/fuzz/) answers only through __has_feature.
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define IBLLM_PLUGIN_UNDER_SANITIZER 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__) || defined(IBLLM_PLUGIN_UNDER_SANITIZER)
 constexpr int kPluginFlags = RTLD_NOW | RTLD_LOCAL;
 #else
 constexpr int kPluginFlags = RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND;

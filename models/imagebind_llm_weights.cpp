@@ -10,23 +10,12 @@
 
 #include "models/imagebind/imagebind_weights.h"
 #include "models/llama/weights.h"
-#include "src/config/section.h"
 #include "src/core/error.h"
 #include "src/core/crc32c.h"
 #include "src/io/safetensors.h"
 #include "src/io/weights_reader.h"
 
 namespace ibllm::models {
-
-ModelInitConfig parse_model_init_config(config::Section s) {
-  ModelInitConfig c;
-  s.field("imagebind", c.imagebind);
-  s.field("llama", c.llama);
-  s.field("checkpoint", c.checkpoint);
-  s.field("allow_missing", c.allow_missing);
-  s.field("random_base", c.random_base);
-  return c;
-}
 
 bool is_delta_key(const std::string& name) {
   if (name.rfind("image_bind.", 0) == 0) return false;

@@ -1,0 +1,19 @@
+// The libFuzzer entry point of one harness: compiled once per harness by the IBLLM_FUZZ=ON build
+// (tests/fuzz/fuzz.cmake) with IBLLM_FUZZ_TARGET naming the harness function; not part of
+// ibllm_tests. LibTorch runs single-threaded and logging is off, so one input is one small,
+// quiet, deterministic unit of work.
+#include <ATen/Parallel.h>
+#include <spdlog/spdlog.h>
+
+#include "tests/fuzz/harnesses.h"
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  at::set_num_threads(1);
+  at::set_num_interop_threads(1);
+  spdlog::set_level(spdlog::level::off);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return ibllm::fuzz::IBLLM_FUZZ_TARGET(data, size);
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harnesses (clang, IBLLM_FUZZ=ON, in build-fuzz/) if needed and runs each one
+# for SECONDS, one at a time, then prints per harness: executions, time, crashes, leaks, UB
+# reports, timeouts and out-of-memory stops, and peak RSS. Seeds: tests/fuzz/corpus/<h> and
+# tests/fuzz/regressions/<h> (read only); new inputs go to build-fuzz/work/<h>, findings to
+# build-fuzz/findings/<h>/ and the log to build-fuzz/logs/<h>.log. Exits 1 when anything was found.
+# Usage: tests/fuzz/run.sh SECONDS [harness ...]
+#   FUZZ_RUNS=1000000  also stop a harness after this many executions (whichever comes first)
+#   FUZZ_BUILD_DIR     (default build-fuzz), FUZZ_ARGS: extra libFuzzer flags
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+ROOT="$(pwd)"
+SECONDS_EACH="${1:?usage: tests/fuzz/run.sh SECONDS [harness ...]}"
+shift
+ALL=(safetensors pth pickle config tsv json_records sentencepiece clip_text clip_vocab npy point_cloud
+     audio)
+HARNESSES=("${@:-${ALL[@]}}")
+BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"
+
+for tool in clang clang++; do
+  command -v "$tool" >/dev/null || { echo "error: $tool not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
+done
+if [[ ! -f "$BUILD/build.ninja" ]]; then
+  CC=clang CXX=clang++ cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release -DIBLLM_FUZZ=ON
+fi
+targets=()
+for h in "${HARNESSES[@]}"; do targets+=("fuzz_$h"); done
+cmake --build "$BUILD" -j "${JOBS:-2}" --target "${targets[@]}"
+
+mkdir -p "$BUILD/logs"
+found=0
+rows=()
+for h in "${HARNESSES[@]}"; do
+  work="$BUILD/work/$h" findings="$BUILD/findings/$h" log="$BUILD/logs/$h.log"
+  mkdir -p "$work" "$findings"
+  seeds=()
+  for d in tests/fuzz/corpus/$h tests/fuzz/regressions/$h; do [[ -d $d ]] && seeds+=("$d"); done
+  args=(-max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
+        -artifact_prefix="$findings/")
+  [[ -n "${FUZZ_RUNS:-}" ]] && args+=(-runs="$FUZZ_RUNS")
+  [[ -f tests/fuzz/dict/$h.dict ]] && args+=(-dict="tests/fuzz/dict/$h.dict")
+  before=$(ls "$findings" | wc -l)
+  start=$(date +%s.%N)
+  rc=0
+  # shellcheck disable=SC2086
+  "$BUILD/fuzz_$h" "${args[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+  execs=$(awk -F': *' '/stat::number_of_executed_units/ { n = $2 } END { print n + 0 }' "$log")
+  rss=$(awk -F': *' '/stat::peak_rss_mb/ { n = $2 } END { print n + 0 }' "$log")
+  crashes=$(grep -cE "ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: fuzz target exited)|uncaught exception|terminate called" "$log" || true)
+  leaks=$(grep -c "ERROR: LeakSanitizer" "$log" || true)
+  ub=$(grep -c "runtime error:" "$log" || true)
+  timeouts=$(grep -c "ERROR: libFuzzer: timeout" "$log" || true)
+  ooms=$(grep -cE "ERROR: libFuzzer: out-of-memory|malloc limit" "$log" || true)
+  new=$(( $(ls "$findings" | wc -l) - before ))
+  if (( rc != 0 || new > 0 )); then found=1; fi
+  rows+=("$(printf '%-14s %10s %6s %8s %7s %5s %3s %8s %4s %7s %s' "$h" "$execs" "$secs" \
+    "$(( secs > 0 ? execs / secs : execs ))" "$crashes" "$leaks" "$ub" "$timeouts" "$ooms" "$rss" \
+    "$( (( new > 0 )) && echo "-> $findings" || true)")")
+done
+
+printf '%-14s %10s %6s %8s %7s %5s %3s %8s %4s %7s\n' harness execs secs exec/s crashes leaks UB \
+  timeouts oom rss_mb
+printf '%s\n' "${rows[@]}"
+(( found == 0 )) || echo "findings: see $BUILD/logs/<harness>.log and the files named above" >&2
+exit "$found"
