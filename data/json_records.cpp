@@ -15,7 +15,7 @@ bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; 
 void parse_one(JsonEntries& out, const std::string& text, int64_t line) {
   try {
     out.entries.push_back(JsonEntry{line, nlohmann::json::parse(text), ""});
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (number overflow)
     out.entries.push_back(JsonEntry{line, nullptr, std::string("invalid JSON: ") + e.what()});
   }
 }

@@ -7,7 +7,9 @@
 
 #include <ATen/ATen.h>
 
+#include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <sstream>
@@ -148,13 +150,13 @@ class Unpickler {
           push(long_n(le(4)));
           break;  // LONG4
         case 'I':
-          push(text_int());
+          push(text_int("INT"));
           break;  // INT
         case 'L':
-          push(text_int());
+          push(text_int("LONG"));
           break;  // LONG
         case 'F':
-          push(PickleValue::real(std::stod(line())));
+          push(PickleValue::real(text_float()));
           break;  // FLOAT
         case 'G':
           push(PickleValue::real(binfloat()));
@@ -264,7 +266,7 @@ class Unpickler {
           memo_put(le(4));
           break;  // LONG_BINPUT
         case 'p':
-          memo_put(std::stoull(line()));
+          memo_put(text_memo_key("PUT"));
           break;  // PUT
         case 0x94:
           memo_put(memo_.size());
@@ -276,7 +278,7 @@ class Unpickler {
           push(memo_get(le(4)));
           break;  // LONG_BINGET
         case 'g':
-          push(memo_get(std::stoull(line())));
+          push(memo_get(text_memo_key("GET")));
           break;     // GET
         case 'c': {  // GLOBAL
           std::string mod = line();
@@ -402,13 +404,42 @@ class Unpickler {
     warn("an integer wider than 64 bits was kept as the float " + std::to_string(d));
     return PickleValue::real(d);
   }
-  PickleRef text_int() {
+  // The text opcodes of protocol 0 carry numbers as a line of text; the whole line must be the
+  // number (no std::sto* leniency: "1.5x" or "-1" as a memo key are corrupt pickles).
+  PickleRef text_int(const char* op) {
     const std::string s = line();
     if (s == "01") return PickleValue::boolean(true);
     if (s == "00") return PickleValue::boolean(false);
     std::string t = s;
     if (!t.empty() && t.back() == 'L') t.pop_back();
-    return PickleValue::integer(std::stoll(t));
+    const size_t digits = !t.empty() && (t[0] == '-' || t[0] == '+') ? 1 : 0;
+    if (t.size() == digits || t.find_first_not_of("0123456789", digits) != std::string::npos)
+      fail(std::string(op) + " opcode with non-integer text '" + s.substr(0, 40) + "'");
+    errno = 0;
+    const long long v = std::strtoll(t.c_str(), nullptr, 10);
+    if (errno == ERANGE) {  // like LONG1/LONG4 wider than 64 bits: kept as a float
+      const double d = std::strtod(t.c_str(), nullptr);
+      warn("an integer wider than 64 bits was kept as the float " + std::to_string(d));
+      return PickleValue::real(d);
+    }
+    return PickleValue::integer(v);
+  }
+  double text_float() {
+    const std::string s = line();
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    if (s.empty() || end != s.c_str() + s.size())
+      fail("FLOAT opcode with non-numeric text '" + s.substr(0, 40) + "'");
+    return v;
+  }
+  uint64_t text_memo_key(const char* op) {
+    const std::string s = line();
+    errno = 0;
+    const unsigned long long v = std::strtoull(s.c_str(), nullptr, 10);
+    if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE)
+      fail(std::string(op) + " opcode with memo key '" + s.substr(0, 40) +
+           "' (expected a non-negative decimal)");
+    return v;
   }
 
   void push(PickleRef v) { stack_.push_back(std::move(v)); }

@@ -34,7 +34,10 @@ NumpyDtype numpy_dtype(const PickleValue& d, const std::string& what) {
   NumpyDtype out;
   if (s.size() < 2) throw IoError(what + ": unsupported numpy dtype '" + s + "'");
   out.kind = s[0];
-  out.size = static_cast<size_t>(std::stoul(s.substr(1)));
+  const std::string digits = s.substr(1);
+  if (digits.size() > 3 || digits.find_first_not_of("0123456789") != std::string::npos)
+    throw IoError(what + ": unsupported numpy dtype '" + s + "'");
+  out.size = static_cast<size_t>(std::stoul(digits));
   if (d.state && d.state->kind == Kind::kTuple && d.state->items.size() > 1 &&
       d.state->items[1]->kind == Kind::kString) {
     out.swap = d.state->items[1]->str == ">";

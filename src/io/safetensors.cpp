@@ -219,7 +219,7 @@ SafetensorsFile::SafetensorsFile(const std::string& path) {
   json header;
   try {
     header = json::parse(hb, hb + header_length_);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number overflow
     fail(path, std::string("header is not well-formed JSON: ") + e.what());
   }
   if (!header.is_object()) fail(path, "header is not a JSON object");
@@ -334,7 +334,7 @@ ShardedSafetensors::ShardedSafetensors(const std::string& index_path) : index_pa
   json index;
   try {
     index = json::parse(in);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {
     throw IoError(index_path + ": index is not well-formed JSON: " + e.what());
   }
   auto wm = index.find("weight_map");

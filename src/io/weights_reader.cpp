@@ -29,7 +29,7 @@ nlohmann::json read_index(const std::string& path) {
     auto j = nlohmann::json::parse(in);
     auto wm = j.find("weight_map");
     if (j.is_object() && wm != j.end() && wm->is_object() && !wm->empty()) return j;
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, out_of_range (number overflow)
     throw IoError(path + ": index is not well-formed JSON: " + e.what());
   }
   throw IoError(path + ": index has no non-empty \"weight_map\" object",

@@ -36,7 +36,7 @@ for h in "${HARNESSES[@]}"; do
   seeds=()
   for d in tests/fuzz/corpus/$h tests/fuzz/regressions/$h; do [[ -d $d ]] && seeds+=("$d"); done
   args=(-max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 -print_final_stats=1
-        -artifact_prefix="$findings/")
+        -print_funcs=0 -artifact_prefix="$findings/")
   [[ -n "${FUZZ_RUNS:-}" ]] && args+=(-runs="$FUZZ_RUNS")
   [[ -f tests/fuzz/dict/$h.dict ]] && args+=(-dict="tests/fuzz/dict/$h.dict")
   before=$(ls "$findings" | wc -l)
@@ -45,7 +45,11 @@ for h in "${HARNESSES[@]}"; do
   # shellcheck disable=SC2086
   "$BUILD/fuzz_$h" "${args[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
+  # The final stats, or (a run stopped by a finding prints none) the last "#N ..." status line.
   execs=$(awk -F': *' '/stat::number_of_executed_units/ { n = $2 } END { print n + 0 }' "$log")
+  if (( execs == 0 )); then
+    execs=$(awk '/^#[0-9]+/ { n = substr($1, 2) } END { print n + 0 }' "$log")
+  fi
   rss=$(awk -F': *' '/stat::peak_rss_mb/ { n = $2 } END { print n + 0 }' "$log")
   crashes=$(grep -cE "ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: fuzz target exited)|uncaught exception|terminate called" "$log" || true)
   leaks=$(grep -c "ERROR: LeakSanitizer" "$log" || true)
