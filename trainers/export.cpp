@@ -73,11 +73,11 @@ class ExportStage {
     names_.push_back(name);
     return (dir_ / name).string();
   }
-  // Moves every staged file into place (renames within one file system: no space needed).
+  // Moves every staged file into place (renames within one file system: no space needed). The
+  // writers fsync each file before it is staged; only the renames need the directory's fsync.
   std::vector<std::string> commit() {
     std::vector<std::string> done;
     for (const auto& n : names_) {
-      io::fsync_path(dir_ / n);
       fs::rename(dir_ / n, out_ / n);
       done.push_back((out_ / n).string());
     }
@@ -86,7 +86,6 @@ class ExportStage {
     fs::remove_all(dir_);
     return done;
   }
-  const fs::path& dir() const { return dir_; }
 
  private:
   fs::path out_, dir_;
