@@ -211,6 +211,17 @@ void apply_override(DocumentState& s, const std::string& text) {
   std::string key = text.substr(0, eq);
   std::string value = text.substr(eq + 1);
   std::vector<std::string> path = split_path(key);
+  // The path is user text: every segment a key or a "[N]" index (index_of trusts its input).
+  for (const auto& seg : path) {
+    const bool index_ok = seg.size() >= 3 && seg.size() <= 12 && seg.front() == '[' &&
+                          seg.back() == ']' &&
+                          seg.find_first_not_of("0123456789", 1) == seg.size() - 1;
+    const bool key_ok = !seg.empty() && seg.find_first_of("[]") == std::string::npos;
+    if (!(is_index(seg) ? index_ok : key_ok))
+      throw ConfigError("--set " + text + ": '" + seg + "' in '" + key +
+                            "' is neither a key nor a list index [N]",
+                        "example: --set data.sources[0].weight=0.5");
+  }
   YAML::Node val;
   try {
     val = YAML::Load(value);

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace ibllm::io {
@@ -125,7 +126,8 @@ std::string PickleValue::repr(size_t max_len) const {
         f_os.precision(prec);
         f_os << f;
         text = f_os.str();
-        if (std::stod(text) == f || std::isnan(f)) break;
+        // strtod, not stod: stod throws out_of_range for subnormals (4.9e-324).
+        if (std::strtod(text.c_str(), nullptr) == f || std::isnan(f)) break;
       }
       if (text.find_first_of(".eni") == std::string::npos) text += ".0";  // 3.0, not 3
       os << text;
