@@ -88,6 +88,9 @@ at::Tensor read_npy(const std::string& path) {
                       " bytes after the header");
     nbytes *= static_cast<size_t>(d);
   }
+  if (nbytes > data_bytes)  // a 0-d array still needs one element
+    throw DataError("'" + path + "' is a truncated .npy file (data): " + std::to_string(nbytes) +
+                    " bytes needed, " + std::to_string(data_bytes) + " present");
   if (empty) {
     int64_t others = 1;  // at::empty still multiplies every dimension: keep that product in range
     for (auto d : shape)
