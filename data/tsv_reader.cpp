@@ -52,7 +52,10 @@ TsvTable parse_tsv(const std::string& text, const std::string& path) {
           ++i;
         }
         if (!closed) error = "unterminated quoted field";
-        if (closed && i < n && text[i] != '\t' && text[i] != '\n' && text[i] != '\r')
+        // After the closing quote: a tab, a line end (\n or \r\n), or the end of the text. A lone
+        // \r is data here as in unquoted fields (it must not end the row and miscount lines).
+        const bool crlf = i < n && text[i] == '\r' && (i + 1 == n || text[i + 1] == '\n');
+        if (closed && i < n && text[i] != '\t' && text[i] != '\n' && !crlf)
           error = "text after a closing quote (quote the whole field, double inner quotes)";
         // skip to the field end on error
         while (!error.empty() && i < n && text[i] != '\t' && text[i] != '\n') ++i;

@@ -6,6 +6,7 @@
 #include <ATen/ATen.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -46,6 +47,8 @@ int64_t exact_floor_mul_div(double x, int64_t k, int64_t d) {
 
 DecodedAudio decode_audio_file(const std::string& path) {
 #if IBLLM_WITH_SNDFILE
+  constexpr int kMaxSampleRate = 768000;         // the highest rate audio hardware uses
+  constexpr sf_count_t kMaxSamples = 1LL << 30;  // 4 GB of float32, ~3 hours of 48 kHz stereo
   SF_INFO info;
   std::memset(&info, 0, sizeof(info));
   SNDFILE* f = sf_open(path.c_str(), SFM_READ, &info);
@@ -56,8 +59,31 @@ DecodedAudio decode_audio_file(const std::string& path) {
     sf_close(f);
     throw DataError("audio '" + path + "' contains no samples");
   }
-  std::vector<float> inter(static_cast<size_t>(info.frames) * info.channels);
-  const sf_count_t got = sf_readf_float(f, inter.data(), info.frames);
+  if (info.samplerate <= 0 || info.samplerate > kMaxSampleRate) {
+    sf_close(f);
+    throw DataError("audio '" + path + "' declares a sample rate of " +
+                    std::to_string(info.samplerate) + " Hz (expected 1 .. " +
+                    std::to_string(kMaxSampleRate) + ")");
+  }
+  // The frame count is the header's claim: read in blocks until the decoder stops, so memory
+  // follows the samples really present, up to a limit.
+  std::vector<float> inter;
+  // Blocks of at most 64 Ki samples, no larger than the header's claim (a short clip allocates
+  // little; a false claim costs nothing).
+  const sf_count_t block =
+      std::max<sf_count_t>(1, std::min<sf_count_t>(info.frames, (1 << 16) / info.channels));
+  std::vector<float> buf(static_cast<size_t>(block) * info.channels);
+  sf_count_t got = 0;
+  for (sf_count_t n; (n = sf_readf_float(f, buf.data(), block)) > 0;) {
+    if ((got + n) * info.channels > kMaxSamples) {
+      sf_close(f);
+      throw DataError("audio '" + path + "' holds more than " + std::to_string(kMaxSamples) +
+                          " samples; ImageBind uses a few seconds",
+                      "cut the file to the part you need");
+    }
+    inter.insert(inter.end(), buf.begin(), buf.begin() + n * info.channels);
+    got += n;
+  }
   sf_close(f);
   if (got <= 0) throw DataError("cannot read samples from audio '" + path + "' (truncated?)");
   at::Tensor w = at::from_blob(inter.data(), {got, info.channels}, at::kFloat).t().contiguous();
@@ -77,6 +103,17 @@ at::Tensor resample_sinc(const at::Tensor& waveform, int64_t orig_freq, int64_t 
   constexpr int64_t kWidth = 6;  // lowpass_filter_width
   const double base = static_cast<double>(std::min(orig, nw)) * 0.99;  // rolloff
   const auto width = static_cast<int64_t>(std::ceil(kWidth * orig / base));
+  // The polyphase kernel is (new/g) x (2*width + orig/g) for g = gcd(orig, new): small for the
+  // usual rates (44.1 kHz -> 16 kHz: 160 x 475) but gigabytes for rates sharing no large divisor
+  // (44101 Hz: 16000 x 44135). A rate from a file header must not make us allocate that.
+  constexpr int64_t kMaxKernel = 1 << 21;  // elements (8 MB of float32; 11.025 kHz -> 16 kHz: 0.3 M)
+  if (static_cast<double>(nw) * static_cast<double>(2 * width + orig) > kMaxKernel)
+    throw DataError("cannot resample " + std::to_string(orig_freq) + " Hz audio to " +
+                        std::to_string(new_freq) + " Hz: the rates share only the factor " +
+                        std::to_string(gcd) + ", so the resampling filter would hold " +
+                        std::to_string(nw) + " x " + std::to_string(2 * width + orig) +
+                        " coefficients",
+                    "convert the file to a common sample rate (16, 22.05, 44.1 or 48 kHz) first");
   const auto opts = at::TensorOptions().dtype(waveform.scalar_type());
   at::Tensor idx = at::arange(-width, width + orig, opts).view({1, 1, -1}) / orig;
   at::Tensor t = at::arange(0, -nw, -1, opts).view({-1, 1, 1}) / nw + idx;

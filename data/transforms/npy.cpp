@@ -4,7 +4,10 @@
 
 #include <ATen/ATen.h>
 
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <fstream>
 #include <iterator>
 #include <map>
@@ -49,8 +52,17 @@ at::Tensor read_npy(const std::string& path) {
   std::vector<int64_t> shape;
   std::stringstream ss(shp);
   std::string item;
-  while (std::getline(ss, item, ','))
-    if (item.find_first_not_of(' ') != std::string::npos) shape.push_back(std::stoll(item));
+  while (std::getline(ss, item, ',')) {
+    const size_t a = item.find_first_not_of(' ');
+    if (a == std::string::npos) continue;
+    const std::string dim = item.substr(a, item.find_last_not_of(' ') - a + 1);
+    errno = 0;
+    const long long v = std::strtoll(dim.c_str(), nullptr, 10);
+    if (dim.find_first_not_of("0123456789") != std::string::npos || errno == ERANGE)
+      throw DataError("'" + path + "': .npy shape (" + shp + ") holds '" + dim +
+                      "', not a non-negative integer");
+    shape.push_back(v);
+  }
   static const std::map<std::string, std::pair<at::ScalarType, size_t>> kTypes = {
       {"<f2", {at::kHalf, 2}}, {"<f4", {at::kFloat, 4}}, {"<f8", {at::kDouble, 8}},
       {"|u1", {at::kByte, 1}}, {"<i2", {at::kShort, 2}}, {"<i4", {at::kInt, 4}},
@@ -61,13 +73,34 @@ at::Tensor read_npy(const std::string& path) {
                     "' (little-endian float16/32/64, uint8, int16/32/64)");
   const at::ScalarType dt = type->second.first;
   const size_t esize = type->second.second;
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
+  // The declared shape is checked against the bytes present before anything is allocated:
+  // n * esize <= data bytes, computed without overflow (a zero dimension empties the array).
   const size_t data_off = off + hlen;
-  if (b.size() - data_off < static_cast<size_t>(n) * esize)
-    throw DataError("'" + path + "' is a truncated .npy file (data)");
+  const size_t data_bytes = b.size() - data_off;
+  bool empty = false;
+  for (auto d : shape) empty = empty || d == 0;
+  size_t nbytes = empty ? 0 : esize;
+  for (auto d : shape) {
+    if (empty) break;
+    if (static_cast<uint64_t>(d) > data_bytes / nbytes)
+      throw DataError("'" + path + "' is a truncated .npy file (data): shape (" + shp + ") of " +
+                      descr + " needs more than the " + std::to_string(data_bytes) +
+                      " bytes after the header");
+    nbytes *= static_cast<size_t>(d);
+  }
+  if (nbytes > data_bytes)  // a 0-d array still needs one element
+    throw DataError("'" + path + "' is a truncated .npy file (data): " + std::to_string(nbytes) +
+                    " bytes needed, " + std::to_string(data_bytes) + " present");
+  if (empty) {
+    int64_t others = 1;  // at::empty still multiplies every dimension: keep that product in range
+    for (auto d : shape)
+      if (d != 0 && others > std::numeric_limits<int64_t>::max() / d)
+        throw DataError("'" + path + "': .npy shape (" + shp + ") is too large");
+      else if (d != 0)
+        others *= d;
+  }
   at::Tensor t = at::empty(shape, dt);
-  std::memcpy(t.data_ptr(), b.data() + data_off, static_cast<size_t>(n) * esize);
+  if (nbytes > 0) std::memcpy(t.data_ptr(), b.data() + data_off, nbytes);
   return t;
 }
 

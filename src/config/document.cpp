@@ -62,6 +62,14 @@ std::vector<std::string> split_path(const std::string& dotted) {
 bool is_index(const std::string& seg) { return !seg.empty() && seg[0] == '['; }
 size_t index_of(const std::string& seg) { return std::stoul(seg.substr(1, seg.size() - 2)); }
 
+// A mapping key as text; false for keys YAML allows but a config cannot use (`? [a, b]: 1`,
+// `~: 1`), which check_unknown reports and every other reader skips.
+bool key_text(const YAML::Node& key, std::string& out) {
+  if (!key.IsScalar()) return false;
+  out = key.Scalar();
+  return true;
+}
+
 const char* kind_name(const YAML::Node& n) {
   switch (n.Type()) {
     case YAML::NodeType::Null: return "null";
@@ -170,7 +178,20 @@ class DocumentState {
       auto it = known.find(p);
       if (it == known.end()) return;  // whole mapping unknown: reported at its parent key
       for (const auto& kv : node) {
-        std::string key = kv.first.as<std::string>();
+        std::string key;
+        if (!key_text(kv.first, key)) {
+          ErrorEntry e;
+          locate(path, e);
+          if (kv.first.Mark().line >= 0) {
+            e.line = kv.first.Mark().line + 1;
+            e.col = kv.first.Mark().column + 1;
+            e.text = fmt::format("{}:{}:{}: ", name, e.line, e.col);
+          }
+          e.text += (path.empty() ? std::string("<root>") : join_path(path)) + ": a key is a " +
+                    kind_name(kv.first) + "; config keys are plain strings";
+          errors.push_back(std::move(e));
+          continue;
+        }
         path.push_back(key);
         if (std::find(it->second.begin(), it->second.end(), key) == it->second.end()) {
           std::string msg = "unknown key '" + key + "'";
@@ -211,6 +232,17 @@ void apply_override(DocumentState& s, const std::string& text) {
   std::string key = text.substr(0, eq);
   std::string value = text.substr(eq + 1);
   std::vector<std::string> path = split_path(key);
+  // The path is user text: every segment a key or a "[N]" index (index_of trusts its input).
+  for (const auto& seg : path) {
+    const bool index_ok = seg.size() >= 3 && seg.size() <= 12 && seg.front() == '[' &&
+                          seg.back() == ']' &&
+                          seg.find_first_not_of("0123456789", 1) == seg.size() - 1;
+    const bool key_ok = !seg.empty() && seg.find_first_of("[]") == std::string::npos;
+    if (!(is_index(seg) ? index_ok : key_ok))
+      throw ConfigError("--set " + text + ": '" + seg + "' in '" + key +
+                            "' is neither a key nor a list index [N]",
+                        "example: --set data.sources[0].weight=0.5");
+  }
   YAML::Node val;
   try {
     val = YAML::Load(value);
@@ -377,8 +409,10 @@ bool Section::has(const std::string& key) const {
 std::vector<std::string> Section::keys() const {
   std::vector<std::string> out;
   YAML::Node n;
+  std::string key;
   if (doc_->lookup(path_, n) && n.IsMap())
-    for (const auto& kv : n) out.push_back(kv.first.as<std::string>());
+    for (const auto& kv : n)
+      if (key_text(kv.first, key)) out.push_back(key);
   return out;
 }
 

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "src/core/error.h"
 #include "src/io/pickle_numpy.h"
@@ -94,6 +95,36 @@ std::vector<int64_t> int_list(const PickleValue& v, const std::string& what, con
   return out;
 }
 
+// Owns every container a pickle built. A pickle can make a list contain itself (DUP + APPEND, or
+// memo GET): with shared_ptr children such a cycle would never be freed, and a chain nested a
+// million deep would overflow the stack in its destructor. The arena keeps every container alive
+// and, when the last reference to the result goes, first empties them all (breaking cycles
+// without recursion), then frees them one by one.
+struct PickleArena {
+  std::vector<PickleRef> nodes;
+  std::unordered_set<const PickleValue*> seen;
+  void add(const PickleRef& v) {
+    if (v->is_container() && seen.insert(v.get()).second) nodes.push_back(v);
+  }
+  PickleArena() = default;
+  PickleArena(PickleArena&&) = default;
+  PickleArena& operator=(PickleArena&&) = default;
+  ~PickleArena() {
+    for (auto& n : nodes) {
+      n->items.clear();
+      n->entries.clear();
+      n->attributes.clear();
+      n->state.reset();
+    }
+  }
+};
+
+// The result handed out: the root, sharing ownership with the arena.
+struct PickleResult {
+  PickleArena arena;
+  PickleRef root;
+};
+
 class Unpickler {
  public:
   Unpickler(const uint8_t* data, size_t size, const UnpicklerHooks& hooks, std::string what)
@@ -109,10 +140,19 @@ class Unpickler {
         case 0x95:
           take(8);
           break;   // FRAME (length; frames are contiguous)
-        case '.':  // STOP
+        case '.': {  // STOP
           if (stack_.size() != 1)
             fail("STOP with " + std::to_string(stack_.size()) + " values on the stack");
-          return stack_.back();
+          auto result = std::make_shared<PickleResult>();
+          result->root = stack_.back();
+          result->arena = std::move(arena_);
+          arena_.nodes.clear();  // (moved from: now owns nothing, whatever the library did)
+          arena_.seen.clear();
+          stack_.clear();
+          memo_.clear();
+          PickleValue* root = result->root.get();
+          return PickleRef(std::move(result), root);
+        }
         case '(':
           marks_.push_back(stack_.size());
           break;  // MARK
@@ -442,7 +482,10 @@ class Unpickler {
     return v;
   }
 
-  void push(PickleRef v) { stack_.push_back(std::move(v)); }
+  void push(PickleRef v) {
+    arena_.add(v);
+    stack_.push_back(std::move(v));
+  }
   PickleRef pop() {
     if (stack_.empty() || (!marks_.empty() && stack_.size() <= marks_.back()))
       fail("stack underflow");
@@ -670,16 +713,35 @@ class Unpickler {
     check_hooks(hooks);
     if (t->sizes.size() != t->strides.size()) fail(name + ": size and stride lengths differ");
     // Bounds: the furthest element must lie inside the storage.
-    const uint64_t storage_bytes =
-        static_cast<uint64_t>(storage.storage->numel) * at::elementSize(storage.storage->dtype);
+    uint64_t storage_bytes = 0;
+    if (storage.storage->numel < 0 ||
+        __builtin_mul_overflow(static_cast<uint64_t>(storage.storage->numel),
+                               at::elementSize(storage.storage->dtype), &storage_bytes)) {
+      fail(name + ": storage '" + storage.storage->key + "' has an impossible element count " +
+           std::to_string(storage.storage->numel));
+    }
+    // Sizes, strides and offset come from the file: every product and sum is overflow-checked
+    // (an overflow is a view no storage can hold).
+    if (t->offset < 0) fail(name + ": negative storage offset");
     int64_t numel = 1, last = t->offset;
+    bool empty = false;
     for (size_t d = 0; d < t->sizes.size(); ++d) {
       if (t->sizes[d] < 0 || t->strides[d] < 0) fail(name + ": negative size or stride");
-      numel *= t->sizes[d];
-      last += (t->sizes[d] - 1) * t->strides[d];
+      empty = empty || t->sizes[d] == 0;
     }
-    if (t->offset < 0) fail(name + ": negative storage offset");
-    if (numel > 0 && static_cast<uint64_t>(last + 1) * at::elementSize(t->dtype) > storage_bytes) {
+    for (size_t d = 0; d < t->sizes.size() && !empty; ++d) {
+      int64_t span = 0;
+      if (__builtin_mul_overflow(numel, t->sizes[d], &numel) ||
+          __builtin_mul_overflow(t->sizes[d] - 1, t->strides[d], &span) ||
+          __builtin_add_overflow(last, span, &last)) {
+        fail(name + ": tensor size/stride overflow a 64-bit element count");
+      }
+    }
+    if (empty) numel = 0;
+    uint64_t end_bytes = 0;
+    if (numel > 0 && (__builtin_mul_overflow(static_cast<uint64_t>(last) + 1,
+                                             at::elementSize(t->dtype), &end_bytes) ||
+                      end_bytes > storage_bytes)) {
       fail(name + ": view (offset " + std::to_string(t->offset) +
            ") reaches past the end of storage '" + storage.storage->key + "' (" +
            std::to_string(storage.storage->numel) + " elements)");
@@ -730,6 +792,7 @@ class Unpickler {
   std::vector<size_t> marks_;
   std::unordered_map<uint64_t, PickleRef> memo_;
   std::set<std::string> warned_;
+  PickleArena arena_;  // declared last: destroyed first, so a failed parse frees its cycles too
 };
 
 }  // namespace

@@ -24,7 +24,9 @@ struct UnpicklerHooks {
   std::function<void(const std::string&)> warn;
 };
 
-// Parses one pickle. `what` names the source in errors ("7B.pth:data.pkl").
+// Parses one pickle. `what` names the source in errors ("7B.pth:data.pkl"). The root owns every
+// container the pickle built (cycles and deep nesting included): a child reference is valid while
+// the root is held; once the last reference to the root goes, the containers are emptied.
 PickleRef unpickle(const uint8_t* data, size_t size, const UnpicklerHooks& hooks,
                    const std::string& what);
 

@@ -133,9 +133,15 @@ void numpy_array_from_state(PickleValue& obj, const PickleValue& st, const std::
   const auto& data = *st.items[4];
   if (data.kind != Kind::kBytes) fail(what, "numpy.ndarray of Python objects is not supported");
   const auto type = numpy_scalar_type(d, what);
+  // Shape from the file: non-negative, and its byte count (overflow-checked) is the data's size.
   int64_t numel = 1;
-  for (auto s : shape) numel *= s;
-  if (static_cast<uint64_t>(numel) * d.size != data.str.size())
+  uint64_t nbytes = 0;
+  for (auto s : shape) {
+    if (s < 0 || __builtin_mul_overflow(numel, s, &numel))
+      fail(what, "numpy.ndarray shape holds a negative or too large dimension");
+  }
+  if (__builtin_mul_overflow(static_cast<uint64_t>(numel), d.size, &nbytes) ||
+      nbytes != data.str.size())
     fail(what, "numpy.ndarray data size mismatch");
   std::vector<int64_t> dims = shape;
   if (fortran) std::reverse(dims.begin(), dims.end());

@@ -4,6 +4,7 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <sstream>
 
 namespace ibllm::io {
@@ -97,7 +98,11 @@ std::string PickleValue::kind_name() const {
   return "?";
 }
 
-std::string PickleValue::repr(size_t max_len) const {
+std::string PickleValue::repr(size_t max_len) const { return repr_nested(max_len, 0); }
+
+std::string PickleValue::repr_nested(size_t max_len, int depth) const {
+  constexpr int kMaxDepth = 12;
+  if (depth > kMaxDepth && is_container()) return "...";
   std::ostringstream os;
   auto join = [&](auto begin, auto end, auto fn) {
     bool first = true;
@@ -125,7 +130,8 @@ std::string PickleValue::repr(size_t max_len) const {
         f_os.precision(prec);
         f_os << f;
         text = f_os.str();
-        if (std::stod(text) == f || std::isnan(f)) break;
+        // strtod, not stod: stod throws out_of_range for subnormals (4.9e-324).
+        if (std::strtod(text.c_str(), nullptr) == f || std::isnan(f)) break;
       }
       if (text.find_first_of(".eni") == std::string::npos) text += ".0";  // 3.0, not 3
       os << text;
@@ -153,14 +159,15 @@ std::string PickleValue::repr(size_t max_len) const {
     case Kind::kList:
     case Kind::kTuple:
       os << (kind == Kind::kList ? (str.empty() ? "[" : str + "([") : "(");
-      join(items.begin(), items.end(), [&](const PickleRef& x) { os << x->repr(max_len); });
+      join(items.begin(), items.end(), [&](const PickleRef& x) { os << x->repr_nested(max_len, depth + 1); });
       os << (kind == Kind::kList ? (str.empty() ? "]" : "])") : (items.size() == 1 ? ",)" : ")"));
       break;
     case Kind::kDict:
       if (!str.empty()) os << str << "(";
       os << "{";
       join(entries.begin(), entries.end(), [&](const auto& kv) {
-        os << kv.first->repr(max_len) << ": " << kv.second->repr(max_len);
+        os << kv.first->repr_nested(max_len, depth + 1) << ": "
+           << kv.second->repr_nested(max_len, depth + 1);
       });
       os << "}";
       if (!str.empty()) os << ")";
@@ -170,11 +177,12 @@ std::string PickleValue::repr(size_t max_len) const {
       os << (dot == std::string::npos ? str : str.substr(dot + 1)) << "(";
       bool first = true;
       for (const auto& x : items) {
-        os << (first ? "" : ", ") << x->repr(max_len);
+        os << (first ? "" : ", ") << x->repr_nested(max_len, depth + 1);
         first = false;
+        if (os.tellp() > static_cast<std::streamoff>(max_len)) break;
       }
       for (const auto& [k, v] : attributes) {
-        os << (first ? "" : ", ") << k << "=" << v->repr(max_len);
+        os << (first ? "" : ", ") << k << "=" << v->repr_nested(max_len, depth + 1);
         first = false;
         if (os.tellp() > static_cast<std::streamoff>(max_len)) break;
       }

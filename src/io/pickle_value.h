@@ -85,6 +85,10 @@ class PickleValue {
   // Short Python-like rendering for inspect output ("3", "'7B'", "Namespace(batch_size=4, ...)").
   std::string repr(size_t max_len = 120) const;
   std::string kind_name() const;
+
+ private:
+  // Containers deeper than a few levels (or containing themselves) render as "...".
+  std::string repr_nested(size_t max_len, int depth) const;
 };
 
 }  // namespace ibllm::io

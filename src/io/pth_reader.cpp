@@ -70,14 +70,27 @@ void check_magic(const std::string& path) {
                 "expected a file written by torch.save; safetensors files end in .safetensors");
 }
 
+// deflate expands at most ~1032:1, so a record that declares more than this many bytes per byte of
+// the whole file is corrupt (checked before LibTorch's reader allocates the declared size).
+constexpr uint64_t kMaxInflation = 1032;
+
 std::string join_path(const std::string& prefix, const std::string& key) {
   return prefix.empty() ? key : prefix + "/" + key;
 }
+
+// torch.save nests a few levels; a pickle may nest millions (two bytes a level). Deeper than this
+// is refused instead of recursing until the stack overflows.
+constexpr size_t kMaxNesting = 1000;
 
 void walk_impl(const PickleValue& v, const std::string& prefix,
                const std::function<void(const std::string&, const TensorRef&)>& on_tensor,
                const std::function<void(const std::string&, const PickleValue&)>& on_value,
                std::set<const PickleValue*>& active) {
+  if (active.size() > kMaxNesting) {
+    throw IoError("pickle nests containers more than " + std::to_string(kMaxNesting) +
+                      " levels deep (at '" + prefix.substr(0, 200) + "...')",
+                  "the file is corrupt or not a checkpoint");
+  }
   if (v.kind == Kind::kTensor) {
     if (on_tensor) on_tensor(prefix, *v.tensor);
     return;
@@ -148,14 +161,14 @@ PthFile::PthFile(const std::string& path) : path_(path) {
     throw IoError(path + ": zip archive has no data.pkl record; not written by torch.save");
   }
   if (names.count("byteorder")) {
-    auto [ptr, n] = zip_->getRecord("byteorder");
+    auto [ptr, n] = read_record("byteorder");
     const std::string order(static_cast<const char*>(ptr.get()), n);
     if (order != "little") {
       throw IoError(path + ": tensors were saved in '" + order +
                     "' byte order; only little-endian is supported");
     }
   }
-  auto [pkl, pkl_size] = zip_->getRecord("data.pkl");
+  auto [pkl, pkl_size] = read_record("data.pkl");
   UnpicklerHooks hooks;
   hooks.warn = [this](const std::string& w) { warnings_.push_back(w); };
   hooks.persistent_load = [this, &names](const PickleRef& pid) -> PickleRef {
@@ -185,6 +198,15 @@ PthFile::PthFile(const std::string& path) : path_(path) {
             what + ": storage '" + key.str + "' has no record data/" + key.str + " in the archive",
             "the file is incomplete or corrupt");
       }
+      // The declared size must fit the record before anything is sized from it.
+      const uint64_t have = record_size("data/" + key.str);
+      const uint64_t item = at::elementSize(dtype);
+      if (numel.i < 0 || static_cast<uint64_t>(numel.i) > have / item) {
+        throw IoError(what + ": storage '" + key.str + "' declares " + std::to_string(numel.i) +
+                          " elements of " + type.str + " but its record data/" + key.str +
+                          " holds " + std::to_string(have) + " bytes",
+                      "the file is incomplete or corrupt");
+      }
       slot = std::make_shared<StorageRef>();
       slot->key = key.str;
       slot->dtype = dtype;
@@ -207,6 +229,34 @@ PthFile::PthFile(const std::string& path) : path_(path) {
   }
   fd_ = fd;
   file_size_ = static_cast<uint64_t>(st.st_size);
+}
+
+uint64_t PthFile::record_size(const std::string& name) const {
+  uint64_t n = 0;
+  try {
+    n = zip_->getRecordSize(name);
+  } catch (const c10::Error& e) {
+    throw IoError(path_ + ": cannot read zip record " + name + ": " + e.what_without_backtrace(),
+                  "the file is corrupt or truncated");
+  }
+  struct stat st {};
+  const uint64_t file = ::stat(path_.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  if (n > file * kMaxInflation) {
+    throw IoError(path_ + ": zip record " + name + " declares " + std::to_string(n) +
+                      " bytes, more than a " + std::to_string(file) + "-byte file can hold",
+                  "the file is corrupt");
+  }
+  return n;
+}
+
+std::tuple<at::DataPtr, size_t> PthFile::read_record(const std::string& name) const {
+  record_size(name);
+  try {
+    return zip_->getRecord(name);
+  } catch (const c10::Error& e) {
+    throw IoError(path_ + ": cannot read zip record " + name + ": " + e.what_without_backtrace(),
+                  "the file is corrupt or truncated; compare its size with the original");
+  }
 }
 
 PthFile::~PthFile() {
@@ -300,7 +350,7 @@ at::Tensor PthFile::read_span(const StorageRef& s, uint64_t begin, uint64_t leng
   if (r.stored) {
     pread_all(fd_, out.data_ptr<uint8_t>(), length, r.offset + begin, path_);
   } else {
-    auto [ptr, n] = zip_->getRecord("data/" + s.key);
+    auto [ptr, n] = read_record("data/" + s.key);
     if (begin + length > n) {
       throw IoError(path_ + ": storage '" + s.key + "' holds " + std::to_string(n) +
                     " bytes, fewer than its tensors need");

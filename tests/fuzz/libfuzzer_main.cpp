@@ -7,6 +7,14 @@
 
 #include "tests/fuzz/harnesses.h"
 
+// The one leak suppressed, not ours: LibTorch's PyTorchStreamReader leaks miniz's reader state
+// (~400 bytes) when its constructor throws after mz_zip_reader_init (a zip whose records are not
+// all in one folder, no version record, ...); PthFile turns that throw into an IoError and cannot
+// reach the state. tests/fuzz/regressions/pth/archive_prefix_mismatch_leak.pth shows it.
+extern "C" const char* __lsan_default_suppressions() {
+  return "leak:mz_zip_reader_init\nleak:mz_zip_reader_read_central_dir\n";
+}
+
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   at::set_num_threads(1);
   at::set_num_interop_threads(1);

@@ -69,6 +69,19 @@ TEST_CASE("audio: a clip shorter than one frame is zero-padded, not a crash", "[
   CHECK_THROWS_AS(t.from_waveform(at::zeros({1, 0}), 16000), ibllm::DataError);
 }
 
+TEST_CASE("audio: the usual sample rates resample; a rate sharing no factor is a DataError",
+          "[imagebind][audio]") {
+  // The filter holds (new/g) x (2*width + orig/g) coefficients, g = gcd(orig, new): bounded so a
+  // rate read from a file header cannot make it gigabytes (44101 Hz: 16000 x 44135).
+  const at::Tensor w = at::randn({1, 2000});
+  for (int64_t rate : {8000, 11025, 12000, 22050, 24000, 32000, 44100, 48000, 88200, 96000}) {
+    INFO(rate);
+    const at::Tensor r = resample_sinc(w, rate, 16000);
+    CHECK(r.size(1) == (2000 * 16000 + rate - 1) / rate);
+  }
+  CHECK_THROWS_AS(resample_sinc(w, 44101, 16000), ibllm::DataError);
+}
+
 #if IBLLM_WITH_SNDFILE
 TEST_CASE("audio golden: full pipeline on the demo WAVs vs torchaudio", "[imagebind][audio][golden][skips]") {
   auto f = audio_fixture();
