@@ -174,6 +174,62 @@ TEST_CASE("corrupt and missing images are skipped, counted and located; too many
   }
 }
 
+// Bad samples in every batch while two workers build batches at once: the shared skip record
+// (count, first locations, log) is written from both threads. The functional check is exact counts
+// and the same batches as the synchronous loader; the ThreadSanitizer build (tests/sanitizers/run.sh
+// thread -R loader) checks the locking itself.
+TEST_CASE("bad samples on two concurrent workers are all counted and located", "[loader][skips]") {
+  IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
+  auto tok = std::make_shared<const LlamaTokenizer>(model.string());
+  auto dir = ibllm::test::scratch_dir("loader_corrupt_concurrent");
+  fs::create_directories(dir / "images");
+  const char* good[] = {"red_square.png", "blue_circle.png", "green_triangle.png"};
+  for (const char* f : good) fs::copy_file(samples(std::string("images/") + f), dir / "images" / f);
+  std::ofstream(dir / "images/corrupt.png", std::ios::binary)
+      << "\x89PNG\r\n\x1a\n garbage that is not an image";
+  // 24 rows: even rows good, odd rows corrupt or missing; batch 2 puts one bad sample in every
+  // batch (no shuffle), so both workers skip samples throughout the epoch.
+  std::ofstream tsv(dir / "caps.tsv");
+  tsv << "url\tcaption\n";
+  std::vector<std::string> bad_lines;
+  for (int i = 0; i < 24; ++i) {
+    if (i % 2 == 0) {
+      tsv << "images/" << good[(i / 2) % 3] << "\tgood " << i << "\n";
+    } else {
+      const std::string bad = i % 4 == 1 ? std::string("images/corrupt.png")
+                                         : "images/missing_" + std::to_string(i) + ".png";
+      tsv << bad << "\tbad " << i << "\n";
+      bad_lines.push_back("caps.tsv:" + std::to_string(i + 2));  // line 1 is the header
+    }
+  }
+  tsv.close();
+  DataConfig c = demo_config();
+  c.sources = {SourceConfig{SourceKind::kCaptionTsv, (dir / "caps.tsv").string(), "", 1.0, ""}};
+  c.batch_size = 2;
+  c.skip_grace = 1000;
+  c.log_skips = 1000;
+  c.prefetch_batches = 4;
+  auto ds = std::make_shared<const Dataset>(c);
+  c.num_workers = 0;
+  DataLoader sync(c, ds, tok, LoaderOptions{1, 0, 0, false});
+  const auto expected = run_epoch(sync, 0);
+  REQUIRE(expected.size() == 12);
+  c.num_workers = 2;
+  for (int64_t epoch = 0; epoch < 4; ++epoch) {
+    DataLoader l(c, ds, tok, LoaderOptions{1, 0, 0, false});
+    const auto batches = run_epoch(l, 0);
+    check_same(expected, batches);
+    for (const auto& b : batches) CHECK(b.skipped == 1);
+    const auto st = l.stats();
+    CHECK(st.seen == 24);
+    CHECK(st.skipped == 12);
+    REQUIRE(st.first_skips.size() == 12);
+    std::string all;
+    for (const auto& s : st.first_skips) all += s + "\n";
+    for (const auto& line : bad_lines) CHECK(all.find(line + ":") != std::string::npos);
+  }
+}
+
 TEST_CASE("text-only samples: zero image (reference) or no visual", "[loader][skips]") {
   IBLLM_REQUIRE_ASSET(model, "llama_tokenizer.model");
   auto tok = std::make_shared<const LlamaTokenizer>(model.string());
