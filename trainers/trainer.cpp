@@ -79,6 +79,8 @@ class Trainer {
   // Collective: every rank gathers its RNG state, rank 0 writes, all wait at the barrier.
   void save(const std::string& why);
   std::optional<EvalResult> run_eval();
+  // This rank's damaged samples skipped in the steps so far, counted across resumes.
+  int64_t skipped_samples() const { return skipped_before_ + loader_->stats().skipped; }
   bool poll_stop();  // every rank must stop at the same step: the flag is max-reduced per step
 
   RunSetup& run_;
@@ -105,6 +107,7 @@ class Trainer {
 
   Progress pos_;
   nlohmann::json resumed_interval_;  // this rank's unlogged metric sums from the checkpoint
+  int64_t skipped_before_ = 0;       // this rank's skipped samples in the steps before the resume
   bool stop_ = false;
   double last_lr_ = 0.0;
   bool overlap_reported_ = false;
@@ -237,6 +240,11 @@ void Trainer::resume() {
   const int64_t saved_world = state.world_size;
   if (saved_world == world_ && rank_ < static_cast<int64_t>(state.log_interval.size()))
     resumed_interval_ = state.log_interval.at(static_cast<size_t>(rank_));
+  // Skipped-sample counts continue: each rank its own, or (ranks changed) the total on rank 0.
+  if (saved_world == world_ && rank_ < static_cast<int64_t>(state.skipped_samples.size()))
+    skipped_before_ = state.skipped_samples[static_cast<size_t>(rank_)];
+  else if (saved_world != world_ && rank_ == 0)
+    for (int64_t n : state.skipped_samples) skipped_before_ += n;
   if (saved_world != world_)
     spdlog::warn("resuming a {}-rank run on {} ranks (global batch {} kept; the sample order "
                  "continues from global sample {})",
@@ -298,7 +306,7 @@ void Trainer::loop() {
       after_step(st);
       log_->add(st, seconds_since(t0), wait);
       if (pos_.step % c_.trainer.log_every == 0 || pos_.step == total_)
-        log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
+        log_->emit(pos_.step, pos_.epoch, last_lr_, skipped_samples(), pos_.bad_steps);
       if (c_.trainer.eval_every > 0 && pos_.step % c_.trainer.eval_every == 0 && pos_.step < total_)
         run_eval();
       if (store_->due(pos_.step) && pos_.step < total_) save("every_steps");
@@ -355,7 +363,7 @@ void Trainer::finish() {
     save(result_.stop_signal == SIGTERM ? "SIGTERM" : "SIGINT");
     // The steps since the last record, logged after the checkpoint kept their sums: the resumed
     // run logs that interval again, over the same steps as an uninterrupted run would.
-    log_->emit(pos_.step, pos_.epoch, last_lr_, loader_->stats().skipped, pos_.bad_steps);
+    log_->emit(pos_.step, pos_.epoch, last_lr_, skipped_samples(), pos_.bad_steps);
   } else {
     result_.eval = run_eval();
     save("end");
@@ -374,12 +382,15 @@ void Trainer::save(const std::string& why) {
     optimizer_state = dp_->optimizer_state(*optimizer_);
   // Per rank: its RNG state and its unlogged metric sums, in one gather.
   nlohmann::json rngs = nlohmann::json::array(), intervals = nlohmann::json::array();
+  std::vector<int64_t> skipped;
   const nlohmann::json mine = {{"rng", checkpoint::capture_rng_state()},
-                               {"log", log_->interval_state()}};
+                               {"log", log_->interval_state()},
+                               {"skipped", skipped_samples()}};
   for (const auto& s : comm_.all_gather_strings(mine.dump())) {
     auto j = nlohmann::json::parse(s);
     rngs.push_back(std::move(j.at("rng")));
     intervals.push_back(std::move(j.at("log")));
+    skipped.push_back(j.at("skipped").get<int64_t>());
   }
   // Rank 0 writes; then every rank learns whether that worked (the max-reduce is also the barrier),
   // so all ranks continue or stop together.
@@ -399,6 +410,7 @@ void Trainer::save(const std::string& why) {
     state.reason = why;
     state.rng = std::move(rngs);
     state.log_interval = std::move(intervals);
+    state.skipped_samples = std::move(skipped);
     ck.state = checkpoint::to_json(state);
     ck.resolved_config = run_.resolved_yaml;
     ck.signature = signature_;

@@ -15,7 +15,8 @@ nlohmann::json to_json(const TrainingState& s) {
           {"total_steps", s.total_steps},
           {"reason", s.reason},
           {"rng", s.rng},
-          {"log_interval", s.log_interval}};
+          {"log_interval", s.log_interval},
+          {"skipped_samples", s.skipped_samples}};
 }
 
 TrainingState parse_training_state(const nlohmann::json& j, const std::string& file) {
@@ -66,6 +67,16 @@ TrainingState parse_training_state(const nlohmann::json& j, const std::string& f
                                 std::string(it->type_name()),
                             hint);
     s.log_interval = *it;
+  }
+  if (const auto it = j.find("skipped_samples"); it != j.end()) {
+    bool ok = it->is_array();
+    for (size_t i = 0; ok && i < it->size(); ++i)
+      ok = (*it)[i].is_number_integer() && (*it)[i].get<int64_t>() >= 0;
+    if (!ok)
+      throw CheckpointError(file + ": key 'skipped_samples' must be a list of per-rank counts >= 0, "
+                                   "found " + it->dump().substr(0, 200),
+                            hint);
+    s.skipped_samples = it->get<std::vector<int64_t>>();
   }
   return s;
 }

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -25,11 +26,14 @@ struct TrainingState {
   // One object per rank: the metric sums of the steps since the last log record (StepLogger), so a
   // run resumed mid-interval logs that interval over the same steps. Absent in older checkpoints.
   nlohmann::json log_interval = nlohmann::json::array();
+  // One count per rank: the damaged samples that rank's loader skipped in the steps so far, so the
+  // metrics' `skipped_samples` continues across a resume. Empty in older checkpoints.
+  std::vector<int64_t> skipped_samples;
 };
 
 nlohmann::json to_json(const TrainingState& s);
 // `file` names the state.json in errors. step, epoch, cursor and global_batch are required;
-// bad_steps, world_size, total_steps, reason, rng and log_interval have defaults (older checkpoints lack some).
+// bad_steps, world_size, total_steps, reason, rng, log_interval and skipped_samples have defaults (older checkpoints lack some).
 // Throws CheckpointError naming the file and the key for a missing key, a wrong type or a negative
 // count.
 TrainingState parse_training_state(const nlohmann::json& j, const std::string& file);

@@ -677,6 +677,9 @@ TEST_CASE("state.json: a damaged file names the file and the key", "[checkpoint]
   CHECK(back.world_size == 2);
   CHECK(back.reason == "every_steps");
   CHECK(back.rng.size() == 2);
+  s.skipped_samples = {3, 0};
+  CHECK(parse_training_state(ibllm::checkpoint::to_json(s), "ck/state.json").skipped_samples ==
+        std::vector<int64_t>{3, 0});
   auto error_of = [](nlohmann::json j) {
     try {
       parse_training_state(j, "runs/x/checkpoints/step_7/state.json");
@@ -700,5 +703,14 @@ TEST_CASE("state.json: a damaged file names the file and the key", "[checkpoint]
   auto rng = good;
   rng["rng"] = 3;
   CHECK(error_of(rng).find("key 'rng' must be a list") != std::string::npos);
+  for (const auto& bad : {nlohmann::json(5), nlohmann::json::array({1, -2}), nlohmann::json::array({"1"})}) {
+    auto skipped = good;
+    skipped["skipped_samples"] = bad;
+    CHECK(error_of(skipped).find("key 'skipped_samples' must be a list of per-rank counts") !=
+          std::string::npos);
+  }
+  auto older = good;  // checkpoints from before the count existed
+  older.erase("skipped_samples");
+  CHECK(parse_training_state(older, "ck/state.json").skipped_samples.empty());
   CHECK(error_of(nlohmann::json::array()).find("expected a JSON object") != std::string::npos);
 }
