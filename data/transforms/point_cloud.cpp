@@ -4,6 +4,8 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
+
 #include <algorithm>
 #include <cctype>
 #include <cstring>
@@ -266,6 +268,11 @@ at::Tensor prepare_point_cloud(const at::Tensor& points, const PointCloudConfig&
     // Point-Bind pc_normalize: centre on the centroid, divide by the largest radius
     p = p - p.mean(0, true);
     const double r = p.norm(2, 1).max().item<double>();
+    // Finite coordinates near float32's limit (1e38) overflow the centroid or the radius.
+    if (!std::isfinite(r))
+      throw DataError("point cloud coordinates are too large to normalise (the centroid or the "
+                          "radius overflows float32)",
+                      "rescale the points (Point-Bind divides by the largest radius anyway)");
     if (r > 0) p = p / r;
   }
   return p.contiguous();

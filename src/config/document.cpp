@@ -4,6 +4,7 @@
 #include "src/config/document.h"
 
 #include <fmt/format.h>
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <vector>
 #include <type_traits>
 
 #include "src/core/error.h"
@@ -287,6 +289,33 @@ void apply_override(DocumentState& s, const std::string& text) {
   s.overrides.emplace_back(path, "--set " + text);
 }
 
+// Anchors and aliases share subtrees, so a small file can stand for a tree of 10^9 values ("billion
+// laughs": ten aliases of ten aliases ...), which every walk over the config (checks, resolution)
+// would visit. The expanded size is counted (stopping at the limit) before anything walks it.
+constexpr size_t kMaxConfigValues = 200000;  // a 7B config has a few hundred
+
+void check_expanded_size(const YAML::Node& root, const std::string& name) {
+  size_t seen = 0;
+  std::vector<YAML::Node> todo{root};
+  while (!todo.empty()) {
+    const YAML::Node n = todo.back();
+    todo.pop_back();
+    if (++seen > kMaxConfigValues)
+      throw ConfigError(name + ": the config expands to more than " +
+                            std::to_string(kMaxConfigValues) +
+                            " values through anchors and aliases (*name repeats a whole subtree)",
+                        "write the repeated parts out, or use fewer nested aliases");
+    if (n.IsMap()) {
+      for (const auto& kv : n) {
+        todo.push_back(kv.first);
+        todo.push_back(kv.second);
+      }
+    } else if (n.IsSequence()) {
+      for (const auto& x : n) todo.push_back(x);
+    }
+  }
+}
+
 }  // namespace
 
 Document Document::load(const std::string& path, const std::vector<std::string>& overrides) {
@@ -305,11 +334,16 @@ Document Document::from_string(const std::string& text, const std::string& name,
   s->name = name;
   try {
     s->root = YAML::Load(text);
+  } catch (const YAML::DeepRecursion& e) {
+    throw ConfigError(fmt::format("{}:{}:{}: the YAML nests more than {} levels deep", name,
+                                  e.mark.line + 1, e.mark.column + 1, e.depth() - 1),
+                      "a config nests a few levels; check the brackets and the indentation");
   } catch (const YAML::Exception& e) {
     throw ConfigError(fmt::format("{}:{}:{}: YAML syntax error: {}", name, e.mark.line + 1,
                                   e.mark.column + 1, e.msg));
   }
   for (const auto& o : overrides) apply_override(*s, o);
+  check_expanded_size(s->root, name);
   if (!s->root.IsDefined() || s->root.IsNull()) s->root = YAML::Node(YAML::NodeType::Map);
   if (!s->root.IsMap())
     throw ConfigError(s->name + ": the top level of a config must be a mapping, got a " +

@@ -79,8 +79,8 @@ class PthFile {
     bool stored = false;  // uncompressed, readable in place
   };
   const Record& record(const StorageRef& s) const;
-  // A zip record's declared (uncompressed) size, checked against what the file can hold, and its
-  // bytes; LibTorch's c10::Error becomes an IoError naming the file and the record.
+  // A zip record's declared (uncompressed) size and its bytes; LibTorch's c10::Error becomes an
+  // IoError naming the file and the record.
   uint64_t record_size(const std::string& name) const;
   std::tuple<at::DataPtr, size_t> read_record(const std::string& name) const;
   at::Tensor storage_tensor(const StorageRef& s, PthLoad mode) const;  // whole storage, 1-D bytes

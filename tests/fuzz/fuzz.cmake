@@ -9,7 +9,7 @@ set(IBLLM_FUZZ_LIB_SOURCES
   src/core/crc32c.cpp src/core/logging.cpp src/core/modality.cpp src/core/strings.cpp
   src/config/document.cpp
   src/io/mapped_file.cpp src/io/safetensors.cpp src/io/pickle.cpp src/io/pickle_numpy.cpp
-  src/io/pickle_value.cpp src/io/pth_reader.cpp src/io/embedding_file.cpp src/io/state_dict.cpp
+  src/io/pickle_value.cpp src/io/pth_reader.cpp src/io/zip_directory.cpp src/io/embedding_file.cpp src/io/state_dict.cpp
   data/data_config.cpp data/data_file.cpp data/dataset.cpp data/feature_cache.cpp
   data/json_records.cpp data/tsv_reader.cpp data/image_transform.cpp data/image_decode.cpp
   data/image_resize.cpp data/tokenizer.cpp data/sentencepiece_library.cpp data/clip_tokenizer.cpp
