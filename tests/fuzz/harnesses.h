@@ -3,8 +3,8 @@
 // fuzz_replay_test.cpp runs every committed input of tests/fuzz/{corpus,regressions}/<name>/
 // through all of them in ibllm_tests. Not covered, because the bytes are parsed by libraries
 // that are not ours: images and video (OpenCV), audio containers (libsndfile; our code after it
-// is covered by `audio`), the zip container of .pth files (LibTorch's miniz reader, covered only
-// as far as `pth` reaches it).
+// is covered by `audio`), the zip container of .pth files (LibTorch's miniz reader; our own check
+// of its directory, src/io/zip_directory, runs first and is covered by `pth`).
 #pragma once
 
 #include <cstddef>
