@@ -167,6 +167,16 @@ at::Tensor load_ply(const std::string& path) {
     if (props[i].second == "z") iz = static_cast<int>(i);
   }
   if (ix < 0 || iy < 0 || iz < 0) throw DataError("'" + path + "': PLY vertices lack x/y/z");
+  // The header's vertex count must fit the bytes after it before anything is sized from it: an
+  // ASCII vertex takes at least two bytes a property ("0 "), a binary one its record size.
+  size_t stride = 0;
+  for (const auto& p : props) stride += ply_type_size(p.first);
+  const size_t per_vertex = format == "ascii" ? 2 * props.size() : stride;
+  const size_t avail = b.size() - body + (format == "ascii" ? 1 : 0);  // (no final separator)
+  if (static_cast<uint64_t>(count) > avail / per_vertex)
+    throw DataError("'" + path + "': truncated PLY: the header declares " + std::to_string(count) +
+                    " vertices, the " + std::to_string(b.size() - body) +
+                    " bytes after it hold at most " + std::to_string(avail / per_vertex));
   std::vector<double> v;
   v.reserve(static_cast<size_t>(count) * 3);
   if (format == "ascii") {
@@ -181,13 +191,11 @@ at::Tensor load_ply(const std::string& path) {
   } else if (format == "binary_little_endian" || format == "binary_big_endian") {
     const bool swap = format == "binary_big_endian";  // the machines we target are little-endian
     std::vector<size_t> offs;
-    size_t stride = 0;
+    size_t off = 0;
     for (const auto& p : props) {
-      offs.push_back(stride);
-      stride += ply_type_size(p.first);
+      offs.push_back(off);
+      off += ply_type_size(p.first);
     }
-    if (b.size() - body < static_cast<size_t>(count) * stride)
-      throw DataError("'" + path + "': truncated binary PLY (" + std::to_string(count) + " vertices declared)");
     for (int64_t i = 0; i < count; ++i) {
       const char* rec = b.data() + body + static_cast<size_t>(i) * stride;
       for (int k : {ix, iy, iz}) v.push_back(ply_read(rec + offs[k], props[k].first, swap));
