@@ -28,26 +28,6 @@ constexpr const char* kResaveHint =
     "load it once in Python and re-save with a current PyTorch: "
     "torch.save(torch.load(f, map_location='cpu'), 'new.pth')";
 
-uint16_t rd16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t rd32(const uint8_t* p) {
-  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
-         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
-}
-
-void pread_all(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::string& path) {
-  while (n > 0) {
-    const ssize_t r = ::pread(fd, dst, n, static_cast<off_t>(offset));
-    if (r < 0 && errno == EINTR) continue;
-    if (r <= 0) {
-      throw IoError(path + ": read of " + std::to_string(n) + " bytes at offset " +
-                    std::to_string(offset) +
-                    " failed: " + (r == 0 ? "unexpected end of file" : std::strerror(errno)));
-    }
-    dst += r;
-    n -= static_cast<uint64_t>(r);
-    offset += static_cast<uint64_t>(r);
-  }
-}
 
 // Rejects the formats that look like .pth but are not torch.save zip archives, by magic bytes.
 void check_magic(const std::string& path) {
@@ -330,13 +310,13 @@ const PthFile::Record& PthFile::record(const StorageRef& s) const {
   for (const uint64_t limit : {uint64_t{4096}, uint64_t{30 + 65535 + 65535}}) {
     const uint64_t window = std::min<uint64_t>(r.offset, limit);
     std::vector<uint8_t> buf(window);
-    pread_all(fd_, buf.data(), window, r.offset - window, path_);
+    pread_exact(fd_, buf.data(), window, r.offset - window, path_);
     bool found = false;
     for (uint64_t back = 30; back <= window && !found; ++back) {
       const uint8_t* h = buf.data() + (window - back);
-      if (rd32(h) != 0x04034b50) continue;
-      if (30 + static_cast<uint64_t>(rd16(h + 26)) + rd16(h + 28) != back) continue;
-      r.stored = rd16(h + 8) == 0;  // compression method 0 = stored
+      if (zip_u32(h) != 0x04034b50) continue;
+      if (30 + static_cast<uint64_t>(zip_u16(h + 26)) + zip_u16(h + 28) != back) continue;
+      r.stored = zip_u16(h + 8) == 0;  // compression method 0 = stored
       found = true;
     }
     if (found || window < limit) break;
@@ -354,7 +334,7 @@ at::Tensor PthFile::read_span(const StorageRef& s, uint64_t begin, uint64_t leng
   if (length == 0) return out;
   const Record& r = record(s);
   if (r.stored) {
-    pread_all(fd_, out.data_ptr<uint8_t>(), length, r.offset + begin, path_);
+    pread_exact(fd_, out.data_ptr<uint8_t>(), length, r.offset + begin, path_);
   } else {
     auto [ptr, n] = read_record("data/" + s.key);
     if (begin + length > n) {
