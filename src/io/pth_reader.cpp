@@ -115,22 +115,22 @@ void walk_pickle(const PickleValue& v, const std::string& prefix,
 
 PthFile::PthFile(const std::string& path) : path_(path) {
   check_magic(path);
-  {  // Our own look at the zip directory first: LibTorch allocates declared sizes on trust.
-    struct stat st {};
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || ::fstat(fd, &st) != 0) {
-      const int err = errno;
-      if (fd >= 0) ::close(fd);
-      throw IoError(path + ": cannot open: " + std::strerror(err));
-    }
-    try {
-      read_zip_directory(fd, static_cast<uint64_t>(st.st_size), path);
-    } catch (...) {
-      ::close(fd);
-      throw;
-    }
-    ::close(fd);
+  // The file stays open for reads; until the constructor has succeeded `owner` closes it on a
+  // throw. Our own look at the zip directory comes first: LibTorch allocates declared sizes.
+  struct stat st {};
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || ::fstat(fd, &st) != 0) {
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    throw IoError(path + ": cannot open: " + std::strerror(err));
   }
+  struct CloseOnThrow {
+    int fd;
+    ~CloseOnThrow() {
+      if (fd >= 0) ::close(fd);
+    }
+  } owner{fd};
+  read_zip_directory(fd, static_cast<uint64_t>(st.st_size), path);
   try {
     zip_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
@@ -212,15 +212,8 @@ PthFile::PthFile(const std::string& path) : path_(path) {
   };
   root_ = unpickle(static_cast<const uint8_t*>(pkl.get()), pkl_size, hooks, path_ + ":data.pkl");
 
-  // Opened last: nothing after this can throw, so the destructor always closes it.
-  struct stat st {};
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || ::fstat(fd, &st) != 0) {
-    const int err = errno;
-    if (fd >= 0) ::close(fd);
-    throw IoError(path + ": cannot open: " + std::strerror(err));
-  }
-  fd_ = fd;
+  fd_ = fd;  // from here the destructor closes it
+  owner.fd = -1;
   file_size_ = static_cast<uint64_t>(st.st_size);
 }
 
