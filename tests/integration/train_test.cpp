@@ -67,6 +67,35 @@ void kill_after(const std::string& args, const fs::path& run_dir, size_t after, 
   else CHECK((code == 128 + sig || code == 0));
 }
 
+// Runs the tiny pretrain for 12 steps (+ `extra`) twice under `out`: "a" uninterrupted, "b"
+// SIGKILLed by IBLLM_TEST_KILL_AT right after its step-6 checkpoint is published, then resumed.
+// Returns each run's train records by step (the last record of a step wins).
+struct KilledAndResumed {
+  std::map<int64_t, nlohmann::json> uninterrupted, resumed;
+};
+
+KilledAndResumed kill_after_step_6_and_resume(const fs::path& out, const std::string& extra) {
+  auto a = out / "a", b = out / "b";
+  auto ra = run_cli("train configs/tiny_pretrain.yaml" + common(a, 12) + extra);
+  INFO(ra.output);
+  REQUIRE(ra.code == 0);
+  const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 12) + extra;
+  auto killed = ibllm::test::run_shell("IBLLM_TEST_KILL_AT=checkpoint.latest:2 \"$IBLLM_BIN\" " + args_b);
+  INFO(killed.output);
+  REQUIRE(killed.output.find("SIGKILL at checkpoint.latest:2") != std::string::npos);
+  auto rb = run_cli(args_b);
+  INFO(rb.output);
+  REQUIRE(rb.code == 0);
+  REQUIRE(last_json_line(rb.output).at("resumed_from") == 6);
+  auto records = [](const fs::path& run) {
+    std::map<int64_t, nlohmann::json> by_step;
+    for (const auto& r : ibllm::core::read_metrics((run / "tiny_pretrain" / "metrics.jsonl").string()))
+      if (r.value("kind", "") == "train") by_step[r.at("step").get<int64_t>()] = r;
+    return by_step;
+  };
+  return {records(a), records(b)};
+}
+
 }  // namespace
 
 TEST_CASE("train: tiny pretrain loss curve is pinned and falls; eval and metrics", "[train][integration]") {
@@ -158,25 +187,9 @@ TEST_CASE("train: a log interval that spans a kill is logged as if uninterrupted
   // every 3 steps, the record of step 8 after a resume from step 6 used to cover steps 7-8 only
   // (loss, tokens and throughput of 2 steps instead of 4). The interval's sums now travel in
   // state.json. IBLLM_TEST_KILL_AT kills right after the step-6 checkpoint is published.
-  auto out = ibllm::test::scratch_dir("train_log_interval");
-  const std::string extra = " --set trainer.log_every=4 --set checkpoint.every_steps=3";
-  auto a = out / "a", b = out / "b";
-  auto ra = run_cli("train configs/tiny_pretrain.yaml" + common(a, 12) + extra);
-  INFO(ra.output);
-  REQUIRE(ra.code == 0);
-  const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 12) + extra;
-  auto killed = ibllm::test::run_shell("IBLLM_TEST_KILL_AT=checkpoint.latest:2 \"$IBLLM_BIN\" " + args_b);
-  INFO(killed.output);
-  REQUIRE(killed.output.find("SIGKILL at checkpoint.latest:2") != std::string::npos);
-  auto rb = run_cli(args_b);
-  INFO(rb.output);
-  REQUIRE(rb.code == 0);
-  REQUIRE(last_json_line(rb.output).at("resumed_from") == 6);
-  std::map<int64_t, nlohmann::json> ta, tb;
-  for (const auto& r : ibllm::core::read_metrics((a / "tiny_pretrain" / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") ta[r.at("step").get<int64_t>()] = r;
-  for (const auto& r : ibllm::core::read_metrics((b / "tiny_pretrain" / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") tb[r.at("step").get<int64_t>()] = r;
+  const auto [ta, tb] = kill_after_step_6_and_resume(
+      ibllm::test::scratch_dir("train_log_interval"),
+      " --set trainer.log_every=4 --set checkpoint.every_steps=3");
   REQUIRE(ta.size() == 3);  // steps 4, 8, 12
   REQUIRE(tb.size() == 3);
   for (const auto& [step, rec] : ta) {
@@ -209,23 +222,7 @@ TEST_CASE("train: skipped_samples continues across a resume on damaged data", "[
   const std::string extra = " --set data.sources[0].path=" + (out / "captions_train.tsv").string() +
                             " --set data.sources[0].image_root=/ --set data.max_skip_fraction=0.2"
                             " --set checkpoint.every_steps=3";
-  auto a = out / "a", b = out / "b";
-  auto ra = run_cli("train configs/tiny_pretrain.yaml" + common(a, 12) + extra);
-  INFO(ra.output);
-  REQUIRE(ra.code == 0);
-  const std::string args_b = "train configs/tiny_pretrain.yaml" + common(b, 12) + extra;
-  auto killed = ibllm::test::run_shell("IBLLM_TEST_KILL_AT=checkpoint.latest:2 \"$IBLLM_BIN\" " + args_b);
-  INFO(killed.output);
-  REQUIRE(killed.output.find("SIGKILL at checkpoint.latest:2") != std::string::npos);
-  auto rb = run_cli(args_b);
-  INFO(rb.output);
-  REQUIRE(rb.code == 0);
-  REQUIRE(last_json_line(rb.output).at("resumed_from") == 6);
-  std::map<int64_t, nlohmann::json> ta, tb;
-  for (const auto& r : ibllm::core::read_metrics((a / "tiny_pretrain" / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") ta[r.at("step").get<int64_t>()] = r;
-  for (const auto& r : ibllm::core::read_metrics((b / "tiny_pretrain" / "metrics.jsonl").string()))
-    if (r.value("kind", "") == "train") tb[r.at("step").get<int64_t>()] = r;
+  const auto [ta, tb] = kill_after_step_6_and_resume(out, extra);
   REQUIRE(ta.size() == 12);
   REQUIRE(tb.size() == 12);
   CHECK(ta.at(12).at("skipped_samples").get<int64_t>() > ta.at(6).at("skipped_samples").get<int64_t>());
