@@ -28,7 +28,6 @@ constexpr const char* kResaveHint =
     "load it once in Python and re-save with a current PyTorch: "
     "torch.save(torch.load(f, map_location='cpu'), 'new.pth')";
 
-
 // Rejects the formats that look like .pth but are not torch.save zip archives, by magic bytes.
 void check_magic(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -130,7 +129,9 @@ PthFile::PthFile(const std::string& path) : path_(path) {
       if (fd >= 0) ::close(fd);
     }
   } owner{fd};
-  read_zip_directory(fd, static_cast<uint64_t>(st.st_size), path);
+  for (const auto& e : read_zip_directory(fd, static_cast<uint64_t>(st.st_size), path))
+    if (e.method == 0)  // names as LibTorch gives them: without the archive's top folder
+      stored_records_.insert(e.name.substr(e.name.find('/') + 1));
   try {
     zip_ = std::make_unique<caffe2::serialize::PyTorchStreamReader>(path);
   } catch (const c10::Error& e) {
@@ -229,7 +230,6 @@ uint64_t PthFile::record_size(const std::string& name) const {
 }
 
 std::tuple<at::DataPtr, size_t> PthFile::read_record(const std::string& name) const {
-  record_size(name);
   try {
     return zip_->getRecord(name);
   } catch (const c10::Error& e) {
@@ -297,23 +297,7 @@ const PthFile::Record& PthFile::record(const StorageRef& s) const {
   } catch (const c10::Error& e) {
     throw IoError(path_ + ": cannot locate record " + name + ": " + e.what_without_backtrace());
   }
-  // Find the zip local header that ends exactly at the data: 30 bytes + name + extra field.
-  // torch.save headers are ~100 bytes, so a 4 KB look-back almost always suffices; the wide one
-  // covers any zip.
-  for (const uint64_t limit : {uint64_t{4096}, uint64_t{30 + 65535 + 65535}}) {
-    const uint64_t window = std::min<uint64_t>(r.offset, limit);
-    std::vector<uint8_t> buf(window);
-    pread_exact(fd_, buf.data(), window, r.offset - window, path_);
-    bool found = false;
-    for (uint64_t back = 30; back <= window && !found; ++back) {
-      const uint8_t* h = buf.data() + (window - back);
-      if (zip_u32(h) != 0x04034b50) continue;
-      if (30 + static_cast<uint64_t>(zip_u16(h + 26)) + zip_u16(h + 28) != back) continue;
-      r.stored = zip_u16(h + 8) == 0;  // compression method 0 = stored
-      found = true;
-    }
-    if (found || window < limit) break;
-  }
+  r.stored = stored_records_.count(name) != 0;
   const uint64_t nbytes = static_cast<uint64_t>(s.numel) * at::elementSize(s.dtype);
   if (r.stored && r.offset + nbytes > file_size_) {
     throw IoError(path_ + ": storage '" + s.key + "' (" + std::to_string(nbytes) +

@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -97,6 +98,7 @@ class PthFile {
   mutable std::mutex mu_;
   mutable std::shared_ptr<MappedFile> map_;
   mutable std::map<std::string, Record> records_;
+  std::set<std::string> stored_records_;  // records the zip directory lists as stored (method 0)
   mutable std::map<std::string, at::Tensor> mapped_storages_;
 };
 

@@ -15,6 +15,10 @@ namespace {
 
 constexpr uint64_t kDeflateMaxRatio = 1032;  // deflate cannot expand a byte into more than this
 
+uint16_t zip_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint32_t zip_u32(const uint8_t* p) {
+  return zip_u16(p) | (static_cast<uint32_t>(zip_u16(p + 2)) << 16);
+}
 uint64_t zip_u64(const uint8_t* p) {
   return zip_u32(p) | (static_cast<uint64_t>(zip_u32(p + 4)) << 32);
 }
@@ -31,11 +35,6 @@ std::vector<uint8_t> read_at(int fd, uint64_t offset, uint64_t n, const std::str
 }
 
 }  // namespace
-
-uint16_t zip_u16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
-uint32_t zip_u32(const uint8_t* p) {
-  return zip_u16(p) | (static_cast<uint32_t>(zip_u16(p + 2)) << 16);
-}
 
 void pread_exact(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::string& path) {
   while (n > 0) {

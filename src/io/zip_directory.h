@@ -17,14 +17,11 @@ struct ZipEntry {
   uint64_t compressed = 0, uncompressed = 0, local_header = 0;
 };
 
-// Little-endian fields of zip records.
-uint16_t zip_u16(const uint8_t* p);
-uint32_t zip_u32(const uint8_t* p);
 // Reads exactly `n` bytes at `offset` of `fd`; IoError naming `path` on a short read or an error.
 void pread_exact(int fd, uint8_t* dst, uint64_t n, uint64_t offset, const std::string& path);
 
-// Reads the directory of the zip file `path` (open as `fd`, `file_size` bytes), zip64 included.
-// Throws IoError naming the file and the entry when the directory or an entry is impossible.
+// Reads the directory of the zip file `path` (open as `fd`, `file_size` bytes), zip64 included;
+// PthFile also learns from it which records are stored, so they can be mapped in place. Throws IoError naming the file and the entry when the directory or an entry is impossible.
 std::vector<ZipEntry> read_zip_directory(int fd, uint64_t file_size, const std::string& path);
 
 }  // namespace ibllm::io

@@ -33,6 +33,21 @@ using Entries = std::vector<std::pair<std::string, at::Tensor>>;
 
 namespace {
 
+// Whether `p` lies in a memory mapping of the file `path` (Linux: /proc/self/maps).
+bool in_mapping_of(const void* p, const std::string& path) {
+  const std::string file = std::filesystem::canonical(path).string();
+  std::ifstream maps("/proc/self/maps");
+  const auto addr = reinterpret_cast<uintptr_t>(p);
+  for (std::string line; std::getline(maps, line);) {
+    if (line.size() < file.size() || line.compare(line.size() - file.size(), file.size(), file) != 0)
+      continue;
+    uintptr_t begin = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &begin, &end) == 2 && addr >= begin && addr < end)
+      return true;
+  }
+  return false;
+}
+
 const std::vector<std::pair<std::string, at::ScalarType>> kDtypes = {
     {"f64", at::kDouble}, {"f32", at::kFloat}, {"f16", at::kHalf},  {"bf16", at::kBFloat16},
     {"i64", at::kLong},   {"i32", at::kInt},   {"i16", at::kShort}, {"i8", at::kChar},
@@ -246,6 +261,15 @@ TEST_CASE("write_pth round trip through our reader is bitwise, in the order give
       check_same(got.at(name), want);
       CHECK(got.at(name).is_contiguous());
     }
+  }
+  // Records are stored (uncompressed), so kMap serves them from a mapping of the file itself
+  // (its address range in /proc/self/maps); kCopy reads them into memory of their own.
+  const auto mapped = f.tensors("model", PthLoad::kMap), copied = f.tensors("model", PthLoad::kCopy);
+  for (const auto& [name, want] : tensors) {
+    INFO("tensor " << name);
+    if (want.numel() == 0) continue;
+    CHECK(in_mapping_of(mapped.at(name).data_ptr(), path));
+    CHECK_FALSE(in_mapping_of(copied.at(name).data_ptr(), path));
   }
   WeightsReader reader(path, "model");
   CHECK(reader.format() == WeightsFormat::kPth);
