@@ -7,6 +7,9 @@
 # Usage: tests/fuzz/run.sh SECONDS [harness ...]
 #   FUZZ_RUNS=1000000  also stop a harness after this many executions (whichever comes first)
 #   FUZZ_BUILD_DIR     (default build-fuzz), FUZZ_ARGS: extra libFuzzer flags
+#   FUZZ_WORKERS=N     run N fuzzing processes per harness at once, sharing its work corpus
+#                      (libFuzzer reloads it every second); FUZZ_RUNS is split between them and
+#                      the table sums their executions. Logs: build-fuzz/logs/<h>.<k>.log.
 #   FUZZ_LEAK_PASS="pth"  harnesses whose executions run without per-input leak checks, followed by
 #                      one leak-checked pass over every input they kept (work corpus and seeds).
 #                      For pth: LibTorch's reader leaks on every rejected archive (suppressed, see
@@ -21,6 +24,8 @@ ALL=(safetensors pth pickle config tsv json_records sentencepiece clip_text clip
      audio)
 HARNESSES=("${@:-${ALL[@]}}")
 BUILD="${FUZZ_BUILD_DIR:-build-fuzz}"
+WORKERS="${FUZZ_WORKERS:-1}"
+[[ "$WORKERS" =~ ^[1-9][0-9]*$ ]] || { echo "error: FUZZ_WORKERS must be a positive integer, got '$WORKERS'" >&2; exit 2; }
 
 for tool in clang clang++; do
   command -v "$tool" >/dev/null || { echo "error: $tool not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2; exit 2; }
@@ -51,8 +56,26 @@ for h in "${HARNESSES[@]}"; do
   before=$(ls "$findings" | wc -l)
   start=$(date +%s.%N)
   rc=0
-  # shellcheck disable=SC2086
-  "$BUILD/fuzz_$h" "${args[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  logs=("$log")
+  if (( WORKERS > 1 )); then
+    logs=()
+    pids=()
+    for (( k = 1; k <= WORKERS; k++ )); do
+      wargs=("${args[@]}")
+      if [[ -n "${FUZZ_RUNS:-}" ]]; then
+        wargs=("${wargs[@]/#-runs=*/-runs=$(( (FUZZ_RUNS + WORKERS - k) / WORKERS ))}")
+      fi
+      logs+=("$BUILD/logs/$h.$k.log")
+      # shellcheck disable=SC2086
+      "$BUILD/fuzz_$h" "${wargs[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$BUILD/logs/$h.$k.log" 2>&1 &
+      pids+=($!)
+    done
+    for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+    log="${logs[0]}"
+  else
+    # shellcheck disable=SC2086
+    "$BUILD/fuzz_$h" "${args[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
+  fi
   if (( leak_pass )); then
     # Every kept input once, leak checks on (per input and at exit); appended to the same log.
     echo "=== leak pass over $work ${seeds[*]}" >>"$log"
@@ -61,17 +84,23 @@ for h in "${HARNESSES[@]}"; do
       "$work" "${seeds[@]}" >>"$log" 2>&1 || rc=$?
   fi
   secs=$(awk -v a="$start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
-  # The final stats, or (a run stopped by a finding prints none) the last "#N ..." status line.
-  execs=$(awk '/stat::number_of_executed_units/ && !done { n = $NF; done = 1 } END { print n + 0 }' "$log")
-  if (( execs == 0 )); then
-    execs=$(awk '/^#[0-9]+/ { n = substr($1, 2) } END { print n + 0 }' "$log")
-  fi
-  rss=$(awk '/stat::peak_rss_mb/ { if ($NF > n) n = $NF } END { print n + 0 }' "$log")
-  crashes=$(grep -cE "ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: fuzz target exited)|uncaught exception|terminate called" "$log" || true)
-  leaks=$(grep -c "ERROR: LeakSanitizer" "$log" || true)
-  ub=$(grep -c "runtime error:" "$log" || true)
-  timeouts=$(grep -c "ERROR: libFuzzer: timeout" "$log" || true)
-  ooms=$(grep -cE "ERROR: libFuzzer: out-of-memory|malloc limit" "$log" || true)
+  # Per log: the final stats, or (a run stopped by a finding prints none) the last "#N ..."
+  # status line; summed over the workers' logs.
+  execs=0
+  for l in "${logs[@]}"; do
+    n=$(awk '/stat::number_of_executed_units/ && !done { n = $NF; done = 1 } END { print n + 0 }' "$l")
+    if (( n == 0 )); then
+      n=$(awk '/^#[0-9]+/ { n = substr($1, 2) } END { print n + 0 }' "$l")
+    fi
+    execs=$(( execs + n ))
+  done
+  count() { cat "${logs[@]}" | grep -cE "$1" || true; }
+  rss=$(cat "${logs[@]}" | awk '/stat::peak_rss_mb/ { if ($NF > n) n = $NF } END { print n + 0 }')
+  crashes=$(count "ERROR: (AddressSanitizer|libFuzzer: deadly signal|libFuzzer: fuzz target exited)|uncaught exception|terminate called")
+  leaks=$(count "ERROR: LeakSanitizer")
+  ub=$(count "runtime error:")
+  timeouts=$(count "ERROR: libFuzzer: timeout")
+  ooms=$(count "ERROR: libFuzzer: out-of-memory|malloc limit")
   new=$(( $(ls "$findings" | wc -l) - before ))
   if (( rc != 0 || new > 0 )); then found=1; fi
   rows+=("$(printf '%-14s %10s %6s %8s %7s %5s %3s %8s %4s %7s %s' "$h" "$execs" "$secs" \
