@@ -21,17 +21,8 @@ std::string read_all(const std::string& path) {
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
 }
 
-// State letter and start time of /proc/<pid>/stat; false when it cannot be read.
-bool read_stat(int64_t pid, char* state, uint64_t* start_time) {
-  const std::string s = read_all("/proc/" + std::to_string(pid) + "/stat");
-  const auto paren = s.rfind(')');  // the command name may contain spaces and parentheses
-  if (paren == std::string::npos) return false;
-  std::istringstream in(s.substr(paren + 1));
-  std::string field;
-  in >> *state;
-  for (int i = 4; i < 22 && in >> field; ++i) {
-  }
-  return static_cast<bool>(in >> *start_time);
+std::optional<ProcStat> read_stat(int64_t pid) {
+  return parse_proc_stat(read_all("/proc/" + std::to_string(pid) + "/stat"));
 }
 
 std::string ranks_text(const std::vector<int64_t>& ranks) {
@@ -50,19 +41,38 @@ std::string peer_machine_key() {
   return "ibllm/processes/" + boot + "/" + (n > 0 ? std::string(ns, static_cast<size_t>(n)) : "");
 }
 
+std::optional<ProcStat> parse_proc_stat(const std::string& text) {
+  const auto paren = text.rfind(')');  // the command name may contain spaces and parentheses
+  if (paren == std::string::npos) return std::nullopt;
+  std::istringstream in(text.substr(paren + 1));
+  ProcStat st;
+  std::string field;
+  if (!(in >> st.state)) return std::nullopt;
+  for (int i = 4; i < 9; ++i)  // ppid, pgrp, session, tty_nr, tpgid
+    if (!(in >> field)) return std::nullopt;
+  if (!(in >> st.flags)) return std::nullopt;  // field 9
+  for (int i = 10; i < 22; ++i)
+    if (!(in >> field)) return std::nullopt;
+  if (!(in >> st.start_time)) return std::nullopt;  // field 22
+  return st;
+}
+
+bool stat_says_alive(const ProcStat& st, uint64_t start_time) {
+  constexpr uint64_t kPfExiting = 0x4;  // PF_EXITING (include/linux/sched.h)
+  return st.start_time == start_time && st.state != 'Z' && st.state != 'X' && st.state != 'x' &&
+         (st.flags & kPfExiting) == 0;
+}
+
 bool peer_alive(const PeerProcess& p) {
-  char state = '?';
-  uint64_t start = 0;
-  if (!read_stat(p.pid, &state, &start)) return false;
-  return start == p.start_time && state != 'Z' && state != 'X' && state != 'x';
+  const auto st = read_stat(p.pid);
+  return st && stat_says_alive(*st, p.start_time);
 }
 
 void PeerProcesses::publish(c10d::Store& store, int64_t rank) {
-  char state = '?';
-  uint64_t start = 0;
-  if (!read_stat(::getpid(), &state, &start)) return;
-  const std::string entry =
-      std::to_string(rank) + ":" + std::to_string(::getpid()) + ":" + std::to_string(start) + ";";
+  const auto st = read_stat(::getpid());
+  if (!st) return;
+  const std::string entry = std::to_string(rank) + ":" + std::to_string(::getpid()) + ":" +
+                            std::to_string(st->start_time) + ";";
   try {
     store.append(peer_machine_key(), std::vector<uint8_t>(entry.begin(), entry.end()));
   } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,7 +50,20 @@ class PeerProcesses {
 
 // The store key of this machine and pid namespace (exposed for tests).
 std::string peer_machine_key();
-// False when /proc/<pid> is gone, is a zombie, or belongs to a later process (start time differs).
+
+// The fields of /proc/<pid>/stat used here (exposed for tests).
+struct ProcStat {
+  char state = '?';         // field 3
+  uint64_t flags = 0;       // field 9: the kernel's PF_* task flags
+  uint64_t start_time = 0;  // field 22
+};
+std::optional<ProcStat> parse_proc_stat(const std::string& text);
+// False for a zombie, a process already past the start of its exit (PF_EXITING: a SIGKILLed
+// process closes its sockets during exit, while it may still tear its memory down and is not yet
+// a zombie; on a loaded machine that can take longer than describe()'s grace), or a later
+// process with the same pid (start time differs).
+bool stat_says_alive(const ProcStat& st, uint64_t start_time);
+// False when /proc/<pid> is gone or stat_says_alive is false.
 bool peer_alive(const PeerProcess& p);
 
 }  // namespace ibllm::dist

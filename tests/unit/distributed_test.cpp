@@ -6,6 +6,7 @@
 #include "tests/support/catch.h"
 
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -27,6 +28,7 @@
 #include "src/distributed/dist_error.h"
 #include "src/distributed/grad_sync.h"
 #include "src/distributed/param_sync.h"
+#include "src/distributed/peer_processes.h"
 #include "src/distributed/process_group.h"
 #include "tests/support/paths.h"
 #include "tests/unit/dist_ranks.h"
@@ -444,6 +446,57 @@ TEST_CASE("dist signature mismatch: every rank throws a clean error naming it", 
           std::string::npos);
     CHECK(o.message.find("/extra.weight/dtype = \"BF16\" only on rank 2") != std::string::npos);
   }
+}
+
+TEST_CASE("dist peer liveness from /proc/<pid>/stat: zombie, exiting, reused pid", "[dist]") {
+  using dist::parse_proc_stat;
+  using dist::stat_says_alive;
+  // Field 2 may hold spaces and parentheses; fields 9 (flags) and 22 (start time) are read.
+  const std::string running =
+      "4242 (ibllm (rank) 1) S 1 4242 4242 0 -1 4194560 9000 0 0 0 12 3 0 0 20 0 5 0 777123 "
+      "1000000 2000 18446744073709551615 1 1 0 0 0 0 0 4096 0 0 0 0 17 1 0 0 0 0 0";
+  const auto st = parse_proc_stat(running);
+  REQUIRE(st);
+  CHECK(st->state == 'S');
+  CHECK(st->flags == 4194560u);
+  CHECK(st->start_time == 777123u);
+  CHECK(stat_says_alive(*st, 777123));
+  CHECK_FALSE(stat_says_alive(*st, 777124));  // another process got the pid
+  dist::ProcStat zombie = *st;
+  zombie.state = 'Z';
+  CHECK_FALSE(stat_says_alive(zombie, 777123));
+  // SIGKILLed and exiting (PF_EXITING = 0x4), still 'R' or 'D' while its memory is torn down: its
+  // sockets may already be closed, so the peers' collectives fail and it must count as dead.
+  dist::ProcStat exiting = *st;
+  exiting.state = 'D';
+  exiting.flags |= 0x4;
+  CHECK_FALSE(stat_says_alive(exiting, 777123));
+  CHECK_FALSE(parse_proc_stat("4242 (truncated) S 1 2 3"));
+  CHECK_FALSE(parse_proc_stat(""));
+  // This process, read for real: alive; a reaped child: not.
+  const auto read_text = [](const std::string& path) {
+    std::ifstream in(path);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  dist::PeerProcess self;
+  self.pid = ::getpid();
+  self.start_time = parse_proc_stat(read_text("/proc/self/stat"))->start_time;
+  CHECK(dist::peer_alive(self));
+  const pid_t child = ::fork();
+  if (child == 0) ::_exit(0);
+  REQUIRE(child > 0);
+  dist::PeerProcess kid;
+  kid.pid = child;
+  kid.start_time =
+      parse_proc_stat(read_text("/proc/" + std::to_string(child) + "/stat"))->start_time;
+  for (int i = 0; i < 200 && dist::peer_alive(kid); ++i)  // exited, not reaped: a zombie
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  CHECK_FALSE(dist::peer_alive(kid));
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK_FALSE(dist::peer_alive(kid));
 }
 
 TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", "[dist][skips]") {
