@@ -56,26 +56,23 @@ for h in "${HARNESSES[@]}"; do
   before=$(ls "$findings" | wc -l)
   start=$(date +%s.%N)
   rc=0
-  logs=("$log")
-  if (( WORKERS > 1 )); then
-    logs=()
-    pids=()
-    for (( k = 1; k <= WORKERS; k++ )); do
-      wargs=("${args[@]}")
-      if [[ -n "${FUZZ_RUNS:-}" ]]; then
-        wargs=("${wargs[@]/#-runs=*/-runs=$(( (FUZZ_RUNS + WORKERS - k) / WORKERS ))}")
-      fi
-      logs+=("$BUILD/logs/$h.$k.log")
-      # shellcheck disable=SC2086
-      "$BUILD/fuzz_$h" "${wargs[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$BUILD/logs/$h.$k.log" 2>&1 &
-      pids+=($!)
-    done
-    for p in "${pids[@]}"; do wait "$p" || rc=$?; done
-    log="${logs[0]}"
-  else
+  # One process, or WORKERS processes on the same work corpus, each with its share of FUZZ_RUNS.
+  logs=()
+  pids=()
+  for (( k = 1; k <= WORKERS; k++ )); do
+    wlog="$log"
+    (( WORKERS > 1 )) && wlog="$BUILD/logs/$h.$k.log"
+    wargs=("${args[@]}")
+    if [[ -n "${FUZZ_RUNS:-}" ]]; then
+      wargs=("${wargs[@]/#-runs=*/-runs=$(( (FUZZ_RUNS + WORKERS - k) / WORKERS ))}")
+    fi
+    logs+=("$wlog")
     # shellcheck disable=SC2086
-    "$BUILD/fuzz_$h" "${args[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$log" 2>&1 || rc=$?
-  fi
+    "$BUILD/fuzz_$h" "${wargs[@]}" ${FUZZ_ARGS:-} "$work" "${seeds[@]}" >"$wlog" 2>&1 &
+    pids+=($!)
+  done
+  for p in "${pids[@]}"; do wait "$p" || rc=$?; done
+  log="${logs[0]}"
   if (( leak_pass )); then
     # Every kept input once, leak checks on (per input and at exit); appended to the same log.
     echo "=== leak pass over $work ${seeds[*]}" >>"$log"
