@@ -5,7 +5,7 @@
 // state byte for byte, state.json, and every train/eval record of metrics.jsonl on every field
 // but the timings. After each kill every step_<N>/ must pass the project's full validation and the
 // next process must resume from the newest of them (a *.tmp never counts). CI runs a few kills;
-// tests/reliability/crash_resume.sh runs the 50-kill figure (IBLLM_CRASH_KILLS, _SEED, _RANKS).
+// tests/reliability/crash_resume.sh runs the 50-kill figure (IBLLM_CRASH_KILLS, _SEED, _SET).
 #include <signal.h>
 
 #include <chrono>
@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "src/core/metrics_writer.h"
@@ -36,6 +37,25 @@ int64_t env_int(const char* name, int64_t fallback) {
   return v != nullptr && *v != '\0' ? std::stoll(v) : fallback;
 }
 
+// IBLLM_CRASH_SET: extra `--set` overrides for the reference and every campaign process, e.g.
+// "trainer.grad_accum=2 dist.zero_stage=1" (crash_resume.sh --set). Only [A-Za-z0-9_.=-] so the
+// shell command line needs no quoting.
+std::string extra_overrides() {
+  const char* v = std::getenv("IBLLM_CRASH_SET");
+  std::string out;
+  std::istringstream in(v != nullptr ? v : "");
+  for (std::string tok; in >> tok;) {
+    const bool plain = tok.find('=') != std::string::npos &&
+                       tok.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                             "0123456789_.=-") == std::string::npos;
+    if (!plain)
+      throw std::invalid_argument("IBLLM_CRASH_SET: '" + tok +
+                                  "' is not KEY=VALUE made of letters, digits and _ . = -");
+    out += " --set " + tok;
+  }
+  return out;
+}
+
 std::string train_args(const fs::path& out, int ranks) {
   return "train configs/tiny_pretrain.yaml --set run.output_dir=" + out.string() +
          " --set trainer.max_steps=" + std::to_string(kSteps) +
@@ -44,7 +64,7 @@ std::string train_args(const fs::path& out, int ranks) {
          " --set trainer.eval_every=4 --set trainer.eval_max_batches=2 --set trainer.log_every=1"
          " --set schedule.warmup_steps=2 --set trainer.progress_bar=false --set run.log_level=warn"
          " --set run.threads=1 --set dist.timeout_s=" +
-         std::to_string(kDistTimeoutS);
+         std::to_string(kDistTimeoutS) + extra_overrides();
 }
 
 std::string launcher(int ranks) {
@@ -351,7 +371,8 @@ void run_campaign(const std::string& name, int ranks, int kills) {
   const uint64_t seed = static_cast<uint64_t>(env_int("IBLLM_CRASH_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
   std::cout << "crash_resume: " << ranks << " rank(s), seed " << seed << ", " << kills
-            << " kills\n";
+            << " kills" << (extra_overrides().empty() ? "" : ", extra:" + extra_overrides())
+            << "\n";
   Campaign c(scratch_dir(name), ranks, seed, kills);
   const Tally t = c.run();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
