@@ -1,11 +1,11 @@
 // See peer_processes.h. Linux /proc only; on anything else the table stays empty.
 #include "src/distributed/peer_processes.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <fstream>
-#include <iterator>
+#include <cerrno>
 #include <set>
 #include <sstream>
 #include <thread>
@@ -16,13 +16,11 @@
 namespace ibllm::dist {
 namespace {
 
-std::string read_all(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
+std::string read_all(const std::string& path) { return read_proc_file(path).value_or(""); }
 
 std::optional<ProcStat> read_stat(int64_t pid) {
-  return parse_proc_stat(read_all("/proc/" + std::to_string(pid) + "/stat"));
+  const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
+  return text ? parse_proc_stat(*text) : std::nullopt;
 }
 
 std::string ranks_text(const std::vector<int64_t>& ranks) {
@@ -39,6 +37,26 @@ std::string peer_machine_key() {
   char ns[128] = {0};
   const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);
   return "ibllm/processes/" + boot + "/" + (n > 0 ? std::string(ns, static_cast<size_t>(n)) : "");
+}
+
+std::optional<std::string> read_proc_file(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n > 0) {
+      out.append(buf, static_cast<size_t>(n));
+    } else if (n == 0) {
+      break;
+    } else if (errno != EINTR) {
+      ::close(fd);
+      return std::nullopt;
+    }
+  }
+  ::close(fd);
+  return out;
 }
 
 std::optional<ProcStat> parse_proc_stat(const std::string& text) {

@@ -58,6 +58,11 @@ struct ProcStat {
   uint64_t start_time = 0;  // field 22
 };
 std::optional<ProcStat> parse_proc_stat(const std::string& text);
+// The whole of a /proc file, or nullopt when it cannot be opened or read. Never throws: reading
+// /proc/<pid>/stat of a process in the middle of its exit fails with ESRCH, and std::ifstream
+// (libstdc++'s basic_filebuf::underflow) turns a failed read() into an exception that replaced
+// the "rank N has exited" message.
+std::optional<std::string> read_proc_file(const std::string& path);
 // False for a zombie, a process already past the start of its exit (PF_EXITING: a SIGKILLed
 // process closes its sockets during exit, while it may still tear its memory down and is not yet
 // a zombie; on a loaded machine that can take longer than describe()'s grace), or a later

@@ -497,6 +497,17 @@ TEST_CASE("dist peer liveness from /proc/<pid>/stat: zombie, exiting, reused pid
   int status = 0;
   ::waitpid(child, &status, 0);
   CHECK_FALSE(dist::peer_alive(kid));
+  // A read() that fails (ESRCH for a process mid-exit; EISDIR here, which fails the same way
+  // every time) is "cannot read", not an exception: the 2-rank campaign's survivor once reported
+  // "basic_filebuf::underflow error reading the file: No such process" instead of the dead rank.
+  const auto tmp = std::filesystem::temp_directory_path().string();
+  std::optional<std::string> text;
+  CHECK_NOTHROW(text = dist::read_proc_file(tmp));
+  CHECK_FALSE(text);
+  CHECK_FALSE(dist::read_proc_file("/proc/no-such-entry"));
+  const auto self_stat = dist::read_proc_file("/proc/self/stat");
+  REQUIRE(self_stat);
+  CHECK(parse_proc_stat(*self_stat));
 }
 
 TEST_CASE("dist a dead or stuck peer makes the others fail within the timeout", "[dist][skips]") {
