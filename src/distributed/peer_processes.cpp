@@ -16,8 +16,6 @@
 namespace ibllm::dist {
 namespace {
 
-std::string read_all(const std::string& path) { return read_proc_file(path).value_or(""); }
-
 std::optional<ProcStat> read_stat(int64_t pid) {
   const auto text = read_proc_file("/proc/" + std::to_string(pid) + "/stat");
   return text ? parse_proc_stat(*text) : std::nullopt;
@@ -32,7 +30,7 @@ std::string ranks_text(const std::vector<int64_t>& ranks) {
 }  // namespace
 
 std::string peer_machine_key() {
-  std::string boot = read_all("/proc/sys/kernel/random/boot_id");
+  std::string boot = read_proc_file("/proc/sys/kernel/random/boot_id").value_or("");
   while (!boot.empty() && (boot.back() == '\n' || boot.back() == ' ')) boot.pop_back();
   char ns[128] = {0};
   const ssize_t n = ::readlink("/proc/self/ns/pid", ns, sizeof ns - 1);

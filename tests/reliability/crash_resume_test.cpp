@@ -370,9 +370,9 @@ class Campaign {
 void run_campaign(const std::string& name, int ranks, int kills) {
   const uint64_t seed = static_cast<uint64_t>(env_int("IBLLM_CRASH_SEED", 1));
   const auto t0 = std::chrono::steady_clock::now();
+  const std::string extra = extra_overrides();
   std::cout << "crash_resume: " << ranks << " rank(s), seed " << seed << ", " << kills
-            << " kills" << (extra_overrides().empty() ? "" : ", extra:" + extra_overrides())
-            << "\n";
+            << " kills" << (extra.empty() ? "" : ", extra:" + extra) << "\n";
   Campaign c(scratch_dir(name), ranks, seed, kills);
   const Tally t = c.run();
   const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

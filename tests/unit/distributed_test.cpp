@@ -475,10 +475,7 @@ TEST_CASE("dist peer liveness from /proc/<pid>/stat: zombie, exiting, reused pid
   CHECK_FALSE(parse_proc_stat(""));
   // This process, read for real: alive; a reaped child: not.
   const auto read_text = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return dist::read_proc_file(path).value_or("");
   };
   dist::PeerProcess self;
   self.pid = ::getpid();
